@@ -1,0 +1,30 @@
+# The two set-up commands of the README: `make run` and `make test`.
+# Each creates the virtual environment on first use, so a fresh clone needs nothing else.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+ARGS   ?=
+
+.PHONY: run test lint bench clean
+
+run: $(VENV)/.installed
+	$(BIN)/wsrace run --profile quick $(ARGS)
+
+test: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/pytest $(ARGS)
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+
+bench: $(VENV)/.installed
+	$(BIN)/wsrace bench --runs 3 $(ARGS)
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -20,9 +20,11 @@ COMMANDS: dict[str, str] = {
     "bench": "benchmark wsrace's load generator against baselines, side by side",
 }
 
-USAGE = "usage: wsrace COMMAND [ARGS...]\n\ncommands:\n" + "".join(
-    f"  {name:<8} {text}\n" for name, text in COMMANDS.items()
-) + "\nRun 'wsrace COMMAND --help' for a command's flags.\n"
+USAGE = (
+    "usage: wsrace COMMAND [ARGS...]\n\ncommands:\n"
+    + "".join(f"  {name:<8} {text}\n" for name, text in COMMANDS.items())
+    + "\nRun 'wsrace COMMAND --help' for a command's flags.\n"
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

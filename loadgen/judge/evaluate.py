@@ -102,7 +102,7 @@ def top_kinds(failures_by_kind: Mapping[str, int] | None, n: int = 3) -> str:
 
 def _with_kinds(text: str, entry: Mapping[str, Any]) -> str:
     kinds = top_kinds(entry.get("failures_by_kind"))
-    return f"{text} (top kinds: {kinds})" if kinds else text
+    return f"{text}; top kinds: {kinds}" if kinds else text
 
 
 def _scenario_verdicts(name: str, entry: Mapping[str, Any], limits: ScenarioLimits) -> list[Verdict]:
@@ -118,23 +118,24 @@ def _scenario_verdicts(name: str, entry: Mapping[str, Any], limits: ScenarioLimi
 
     need = limits.min_iterations
     if iterations >= need:
-        msg = f"{iterations} iterations >= {need} required{aside}"
+        msg = f"{iterations} iterations >= min_iterations {need}{aside}"
     elif iterations == 0:
-        msg = f"0 iterations completed{aside}; at least {need} required: nothing was tested"
+        msg = f"0 iterations completed{aside} < min_iterations {need}: nothing was tested"
     else:
-        msg = f"only {iterations} iterations completed{aside}; at least {need} required"
+        msg = f"only {iterations} iterations completed{aside} < min_iterations {need}"
     out.append(verdict("min_iterations", need, iterations, iterations >= need, msg))
 
     top = limits.max_error_rate
     if iterations == 0:
-        out.append(verdict("error_rate", top, None, False, "error rate undefined: no iterations"))
+        msg = f"error rate undefined: no iterations completed (limit {format_rate(top)})"
+        out.append(verdict("error_rate", top, None, False, msg))
     else:
         rate = failures / iterations
         ok = rate <= top
         sign = "<=" if ok else ">"
         msg = (
-            f"error rate {format_rate(rate)} {sign} {format_rate(top)} "
-            f"({failures} of {iterations} iterations failed)"
+            f"error rate {format_rate(rate)} {sign} limit {format_rate(top)}: "
+            f"{failures} of {iterations} iterations failed"
         )
         out.append(verdict("error_rate", top, rate, ok, _with_kinds(msg, entry)))
 
@@ -156,7 +157,7 @@ def _scenario_verdicts(name: str, entry: Mapping[str, Any], limits: ScenarioLimi
             sign = "<=" if ok else ">"
             msg = (
                 f"step {limit.step!r} {limit.stat} {format_ms(value)} ms {sign} "
-                f"{format_ms(limit.max_ms)} ms"
+                f"limit {format_ms(limit.max_ms)} ms"
             )
             out.append(verdict(metric, limit.max_ms, value, ok, msg if ok else _with_kinds(msg, entry)))
     return out
@@ -180,7 +181,7 @@ def _server_verdicts(server: Mapping[str, Any], limits: Mapping[str, int]) -> li
             value = counters[counter]
             ok = value <= limit
             sign = "<=" if ok else ">"
-            msg = f"{counter} grew by {value:g} {sign} {limit} allowed"
+            msg = f"{counter} grew by {value:g} {sign} limit {limit}"
             out.append(Verdict("server", counter, None, counter, limit, value, ok, msg))
     return out
 

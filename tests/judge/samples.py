@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from loadgen.judge.evaluate import run_check
 from loadgen.judge.results import RunMeta, ScenarioTally, build_results
 from loadgen.judge.thresholds import Thresholds, thresholds_from_dict
 
@@ -62,3 +63,18 @@ def good_doc(**overrides: Any) -> dict[str, Any]:
     }
     args.update(overrides)
     return build_results(**args)
+
+
+def failing_doc() -> dict[str, Any]:
+    """fast_halt over its error rate, steady short of iterations, rapid_connect never ran,
+    /metrics unreachable, the target slow to shut down."""
+    return good_doc(
+        tallies={
+            "fast_halt": ScenarioTally(successes=118, failures=2, failures_by_kind={"missed_event": 2}),
+            "steady": ScenarioTally(successes=4),
+        },
+        server_counters=None,
+        server_error="connection refused",
+        run_checks=[run_check("target_shutdown", False, "bundled target did not exit within its shutdown timeout")],
+        thresholds=limits({**LIMITS, "scenarios": {**LIMITS["scenarios"], "rapid_connect": {}}}),
+    )

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from loadgen import exitcodes
 from loadgen.judge.config_errors import ConfigError
@@ -35,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def embedded_thresholds(doc: dict, path: str) -> Thresholds:
+def embedded_thresholds(doc: Mapping[str, Any], path: str) -> Thresholds:
     """The thresholds a results file was judged with; errors name ``thresholds.<key>``."""
     data = doc.get("thresholds")
     if data is None:
@@ -69,5 +70,8 @@ def main(argv: Sequence[str]) -> int:
     sys.stdout.write(f"Re-judging {args.results} against {against}\n\n")
     sys.stdout.write(render_table(verdicts, judged))
     if args.junit:
-        write_junit(args.junit, judged)
+        try:
+            write_junit(args.junit, judged)
+        except OSError as exc:  # a directory that does not exist, no permission: the user's to fix
+            raise exitcodes.UsageError(f"--junit {args.junit}: cannot write: {exc.strerror or exc}") from exc
     return exitcodes.PASS if judged["passed"] else exitcodes.FAILED

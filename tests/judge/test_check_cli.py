@@ -57,6 +57,12 @@ def test_junit_written(saved: Path, write: Callable[[str, str], Path], tmp_path:
     assert suite is not None and suite.get("failures") == "1"
 
 
+def test_unwritable_junit_exits_2(saved: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A --junit path in a missing directory exits 2 naming it, not a traceback."""
+    assert main(["check", str(saved), "--junit", str(tmp_path / "no" / "j.xml")]) == 2
+    assert "--junit " in capsys.readouterr().err
+
+
 def test_run_checks_are_kept(tmp_path: Path) -> None:
     """A run check recorded by the run (target_shutdown) still counts when re-judged."""
     path = tmp_path / "r.json"

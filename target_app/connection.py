@@ -1,0 +1,348 @@
+"""One client connection: authentication, its ops in arrival order, one writer, one close.
+
+Life of a connection::
+
+    handshake (a token in it was checked by process_request, or there was none)
+      -> authenticate: the handshake's user, or an ``auth`` first message within auth_timeout
+      -> ready (seq 0), then every message handled in arrival order
+      -> closing: one close code, chosen once (a 1013 or 1001 may still replace a close that is
+         waiting for its queued replies to go out)
+      -> closed: the handler returns, and the close code is counted
+
+Messages that arrive before ``ready`` stay in websockets' receive buffer: nothing reads them until
+the session is open, so they are handled in order after ``ready``, never dropped, never anonymous.
+
+Everything the connection sends goes through its :class:`~target_app.outbox.Outbox` to one writer
+task, which stamps ``seq`` as it hands each frame to the socket: seq order is wire order, with no
+gaps. A slow reader is given backpressure; one that makes no progress for ``stall_timeout``, or lets
+more than 4 MiB of replies and events pile up, is closed with 1013 (see :mod:`target_app.stall`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
+
+from loadgen.protocol import closecodes, tokens, wire
+from loadgen.protocol.sequence import Sequencer
+from target_app.config import CLOSE_TIMEOUT_S, OUTPUT_LIMIT_BYTES
+from target_app.stall import StallWatch
+from target_app.tasks import report_failure
+
+if TYPE_CHECKING:
+    from target_app.app import App
+
+log = logging.getLogger(__name__)
+
+Message = dict[str, Any]
+
+
+class Connection:
+    __slots__ = (
+        "__weakref__", "_close_deadline", "_close_sent", "_closer", "_closing", "_sending",
+        "_watch", "_watch_handle", "_writer", "app", "outbox", "sent", "seq", "session",
+        "subscriptions", "user", "ws",
+    )
+
+    def __init__(self, app: App, ws: ServerConnection) -> None:
+        self.app = app
+        self.ws = ws
+        self.user: str | None = None
+        self.session: str | None = None
+        self.subscriptions: set[str] = set()
+        self.seq = Sequencer()
+        self.sent = 0
+        self.outbox = app.outbox_class(
+            OUTPUT_LIMIT_BYTES, self._output_overflowed, app.metrics.dropped_messages.inc
+        )
+        self._writer: asyncio.Task[None] | None = None
+        self._closer: asyncio.Task[None] | None = None
+        self._closing: tuple[int, str] | None = None
+        self._close_sent = False
+        self._close_deadline = math.inf
+        self._sending = False
+        self._watch = StallWatch(app.config.stall_timeout)
+        self._watch_handle: asyncio.TimerHandle | None = None
+
+    @property
+    def name(self) -> str:
+        return self.session or f"connection {str(self.ws.id)[:8]}"
+
+    # ------------------------------------------------------------------------------------- life
+
+    async def run(self) -> None:
+        """The websockets handler body: returns once the connection is closed."""
+        metrics = self.app.metrics
+        metrics.connections_total.inc()
+        metrics.connections_open.inc()
+        self._writer = asyncio.get_running_loop().create_task(
+            self._write_loop(), name=f"writer of {self.name}"
+        )
+        self._writer.add_done_callback(self._writer_done)
+        if self.app.shutting_down:  # the handshake finished as the shutdown began
+            self.request_close(closecodes.GOING_AWAY, "server shutting down")
+        try:
+            user = await self.authenticate()
+            if user is not None:
+                self.open_session(user)
+            await self._read_loop()
+        except Exception as exc:
+            # Anything else is a bug in the server: count it (that counter is how the scenarios
+            # see a crash), log it, and close with 1011.
+            self.app.report_failure(exc, self.name)
+            self.request_close(closecodes.SERVER_ERROR, "internal error")
+        finally:
+            await self._end()
+
+    async def _end(self) -> None:
+        self.app.jobs.unsubscribe(self)
+        self._disarm_watch()
+        self.outbox.close()  # wakes the writer; nothing more can be delivered
+        if self._closer is not None:
+            await asyncio.wait([self._closer])  # bounded by its own deadline
+        if self._writer is not None:
+            if not self._writer.done():
+                self._writer.cancel()  # only when the handler crashed on an open connection
+            await asyncio.wait([self._writer])
+        self.app.metrics.closed(self.close_code_seen())
+        self.app.metrics.connections_open.dec()
+
+    def close_code_seen(self) -> int:
+        """The code the server sent, else the one it received, else 1006 (no close frame)."""
+        protocol = self.ws.protocol
+        for frame in (protocol.close_sent, protocol.close_rcvd):
+            if frame is not None:
+                return int(frame.code)
+        return closecodes.ABNORMAL
+
+    # ------------------------------------------------------------------------- authentication
+
+    def handshake_user(self) -> str | None:
+        """The user whose token process_request verified, if the handshake carried one."""
+        return getattr(self.ws, "username", None)
+
+    async def authenticate(self) -> str | None:
+        """The connection's user, or None (the connection is then closing or closed)."""
+        user = self.handshake_user()
+        if user is not None:
+            return user
+        auth = await self.receive_auth()
+        return None if auth is None else self.verify(auth)
+
+    async def receive_auth(self) -> wire.Auth | None:
+        """The first message, which must be ``auth`` and arrive within auth_timeout."""
+        try:
+            async with asyncio.timeout(self.app.config.auth_timeout):
+                data = await self.ws.recv()
+        except TimeoutError:
+            self.app.metrics.auth_failures.inc()
+            self.request_close(closecodes.POLICY, "no auth message in time", flush=True)
+            return None
+        except ConnectionClosed:
+            return None  # the client left before authenticating
+        self.app.metrics.messages_received.inc()
+        op = wire.parse_client_message(data) if isinstance(data, str) else None
+        if not isinstance(op, wire.Auth):
+            self.reject("the first message must be an auth op", None if op is None else op.id)
+            return None
+        return op
+
+    def verify(self, auth: wire.Auth) -> str | None:
+        try:
+            return tokens.verify(self.app.config.secret, auth.token)
+        except tokens.TokenError as exc:
+            self.reject(str(exc), auth.id)
+            return None
+
+    def reject(self, why: str, msg_id: int | None) -> None:
+        """In-band authentication failed: ``unauthorized``, then close 1008."""
+        self.app.metrics.auth_failures.inc()
+        self.send(wire.error(wire.UNAUTHORIZED, why, msg_id))
+        self.request_close(closecodes.POLICY, "unauthorized", flush=True)
+
+    def open_session(self, user: str) -> None:
+        self.user = user
+        self.session = self.app.ids.session()
+        self.send(wire.ready(user, self.session))
+
+    # ---------------------------------------------------------------------------------- reading
+
+    async def _read_loop(self) -> None:
+        """Read until the connection closes; handle messages while open, ignore them once closing.
+
+        Reading on after a close keeps websockets' receive buffer from filling up, which would stop
+        it from reading the client's close frame.
+        """
+        while True:
+            try:
+                data = await self.ws.recv()
+            except ConnectionClosed:
+                # The end of every connection: the client closed, our close completed, or
+                # websockets failed it (1009 over max_size, 1007 bad UTF-8).
+                return
+            self.app.metrics.messages_received.inc()
+            if self._closing is None and self.user is not None:
+                await self.handle(data)
+
+    async def handle(self, data: str | bytes) -> None:
+        if isinstance(data, bytes):
+            self.request_close(closecodes.UNSUPPORTED_DATA, "binary frames are not supported",
+                               flush=True)
+            return
+        op = wire.parse_client_message(data)
+        if isinstance(op, wire.BadInput):
+            await self.reply(wire.error(op.code, op.message, op.id))
+        else:
+            await self.dispatch(op)
+
+    async def dispatch(self, op: wire.Op) -> None:
+        assert self.user is not None
+        match op:
+            case wire.Echo():
+                await self.reply(wire.echo_reply(op.id, op.data))
+            case wire.Start():
+                job = self.app.jobs.start(self.user, op.steps, op.step_ms)
+                await self.reply(wire.started(op.id, job.id))
+            case wire.Subscribe():
+                await self.app.jobs.subscribe(self, op)
+            case wire.Burst():
+                await self.burst(op)
+            case wire.Close():
+                self.request_close(op.code, op.reason, flush=True)
+            case wire.Auth():
+                await self.reply(wire.error(wire.BAD_REQUEST, "already authenticated", op.id))
+
+    async def burst(self, op: wire.Burst) -> None:
+        """Queue ``count`` items at the pace the client reads them (see Outbox.put_flow)."""
+        data = "x" * op.size
+        for i in range(op.count):
+            if not await self.outbox.put_flow(wire.burst_item(op.id, i, data)):
+                self.outbox.unproduced(op.count - i)  # closing: counted if it is a 1013
+                return
+
+    # ---------------------------------------------------------------------------------- sending
+
+    def send(self, message: Message) -> None:
+        """Queue a reply or event for the writer; never waits."""
+        self.outbox.push(message, len(orjson.dumps(message)))
+
+    async def reply(self, message: Message) -> None:
+        """Send the direct reply to an op.
+
+        A coroutine so that a fault may send replies another way; this one only queues.
+        """
+        self.send(message)
+
+    async def _write_loop(self) -> None:
+        """The connection's only sender: seq is stamped as each frame is handed to the socket."""
+        while (message := await self.outbox.get()) is not None:
+            self._arm_watch()
+            frame = orjson.dumps(self.seq.stamp(message))
+            self._sending = True
+            try:
+                await self.ws.send(frame, text=True)
+            except ConnectionClosed:
+                # Expected: the client went away, or our close frame went out while this message
+                # waited. Nothing more can be delivered here; the close path already decided
+                # whether what is left counts as dropped.
+                self.outbox.close()
+                return
+            finally:
+                self._sending = False
+            self.sent += 1
+            self.app.metrics.messages_sent.inc()
+
+    def _writer_done(self, task: asyncio.Task[None]) -> None:
+        report_failure(task, self.app.report_failure)
+        if not task.cancelled() and task.exception() is not None:
+            self.request_close(closecodes.SERVER_ERROR, "internal error")
+
+    # ---------------------------------------------------------------------------------- closing
+
+    def request_close(self, code: int, reason: str = "", *, flush: bool = False,
+                      deadline: float = math.inf) -> None:
+        """Start closing with ``code``.
+
+        ``flush``: deliver what is queued first (a close op, an auth failure); otherwise abandon it
+        (counted as dropped for a 1013). A close that does not flush replaces one that is still
+        flushing: a stall or a shutdown must not wait behind a reader that does not read.
+        """
+        if self._closing is not None:
+            if flush or self._close_sent:
+                return
+            self._closing = (code, reason)
+            self._close_deadline = min(self._close_deadline, deadline)
+            self.outbox.abandon(count=code == closecodes.TRY_AGAIN_LATER)
+            return
+        self._closing = (code, reason)
+        self._close_deadline = deadline
+        self.app.jobs.unsubscribe(self)
+        if flush:
+            self.outbox.finish()
+        else:
+            self.outbox.abandon(count=code == closecodes.TRY_AGAIN_LATER)
+        self._closer = asyncio.get_running_loop().create_task(
+            self._close(), name=f"close of {self.name}"
+        )
+        self._closer.add_done_callback(lambda task: report_failure(task, self.app.report_failure))
+
+    async def _close(self) -> None:
+        await self.outbox.flushed()
+        assert self._closing is not None
+        code, reason = self._closing
+        self._close_sent = True
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout_at(min(self._close_deadline, loop.time() + CLOSE_TIMEOUT_S)):
+                await self.ws.close(code, reason)
+        except TimeoutError:
+            # The client did not finish the closing handshake in time (one that never reads never
+            # even sees our close frame): drop the TCP connection so the deadline holds.
+            self.abort()
+
+    def abort(self) -> None:
+        self.ws.transport.abort()
+
+    def _output_overflowed(self) -> None:
+        log.info("%s: over %d bytes of output unread; closing with 1013", self.name,
+                 OUTPUT_LIMIT_BYTES)
+        self.request_close(closecodes.TRY_AGAIN_LATER, "too much output unread")
+
+    # ------------------------------------------------------------------------ stall detection
+
+    def _buffered(self) -> int:
+        return int(self.ws.transport.get_write_buffer_size())
+
+    def _arm_watch(self) -> None:
+        """Output is waiting: sample progress until the writer is idle again."""
+        if self._watch_handle is None:
+            loop = asyncio.get_running_loop()
+            self._watch.start(loop.time(), self.sent, self._buffered())
+            self._watch_handle = loop.call_later(self._watch.interval, self._watch_tick)
+
+    def _disarm_watch(self) -> None:
+        if self._watch_handle is not None:
+            self._watch_handle.cancel()
+            self._watch_handle = None
+
+    def _watch_tick(self) -> None:
+        self._watch_handle = None
+        if self._close_sent or self.ws.state is not State.OPEN:
+            return
+        if not self._sending and not self.outbox:
+            return  # idle: the next message re-arms the watch
+        loop = asyncio.get_running_loop()
+        if self._watch.stalled(loop.time(), self.sent, self._buffered()):
+            log.info("%s: no progress for %.3g s; closing with 1013", self.name,
+                     self._watch.timeout)
+            self.request_close(closecodes.TRY_AGAIN_LATER, "reader too slow")
+            return
+        self._watch_handle = loop.call_later(self._watch.interval, self._watch_tick)
+

@@ -1,0 +1,183 @@
+"""What one connection owes its client, in order, until its single writer hands it to the socket.
+
+Two ways in, one queue, so the order is the order things happened:
+
+- :meth:`Outbox.push` (replies, state events, errors) never waits: a job ticker or a handler must
+  not block on someone else's slow client. The bytes waiting this way are counted; past the limit
+  (4 MiB) ``on_overflow`` fires and the connection closes with 1013.
+- :meth:`Outbox.put_flow` (burst items) waits while ``FLOW_WINDOW`` of them are queued, so a burst
+  moves at the pace the client reads: backpressure, not loss.
+
+States: ``open`` -> ``finishing`` (:meth:`finish`: nothing new; the writer delivers what is queued,
+then :meth:`get` returns None) -> ``closed`` (:meth:`abandon`: what is queued is given up). Messages
+abandoned on a 1013 close are counted through ``on_dropped`` (wsrace_dropped_messages_total); on any
+other close (the client left, asked to close, or the server is shutting down) nothing more is owed.
+Pushes after the open state are ignored for the same reason. No sockets here: asyncio futures only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from enum import Enum
+from typing import Any, ClassVar
+
+Message = dict[str, Any]
+
+
+class OutboxState(Enum):
+    OPEN = "open"
+    FINISHING = "finishing"
+    CLOSED = "closed"
+
+
+OPEN, FINISHING, CLOSED = OutboxState.OPEN, OutboxState.FINISHING, OutboxState.CLOSED
+
+
+def _wake(waiter: asyncio.Future[None] | None) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
+
+
+class Outbox:
+    FLOW_WINDOW: ClassVar[int] = 16
+    """Burst items queued at most; the producer waits for the writer below that."""
+
+    __slots__ = (
+        "_count_drops", "_flow", "_flow_waiters", "_flush_waiters", "_getter", "_items", "_limit",
+        "_on_dropped", "_on_overflow", "_other_bytes", "dropped", "state",
+    )
+
+    def __init__(
+        self,
+        limit_bytes: int,
+        on_overflow: Callable[[], None],
+        on_dropped: Callable[[int], None],
+    ) -> None:
+        self._limit = limit_bytes
+        self._on_overflow = on_overflow
+        self._on_dropped = on_dropped
+        self._items: deque[tuple[Message, int, bool]] = deque()
+        self._other_bytes = 0
+        self._flow = 0
+        self._getter: asyncio.Future[None] | None = None
+        self._flow_waiters: deque[asyncio.Future[None]] = deque()
+        self._flush_waiters: list[asyncio.Future[None]] = []
+        self._count_drops = False
+        self.dropped = 0
+        self.state = OPEN
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def waiting_bytes(self) -> int:
+        """Bytes of replies and events queued (burst items are bounded by the window instead)."""
+        return self._other_bytes
+
+    def push(self, message: Message, size: int) -> None:
+        """Queue a reply or event of ``size`` bytes; never waits."""
+        if self.state is not OPEN:
+            return
+        self._items.append((message, size, False))
+        self._other_bytes += size
+        _wake(self._getter)
+        if self._other_bytes > self._limit:
+            self._on_overflow()
+
+    def has_flow_room(self) -> bool:
+        return self._flow < self.FLOW_WINDOW
+
+    async def put_flow(self, message: Message) -> bool:
+        """Queue a burst item once there is room; False if the outbox stopped taking messages."""
+        loop = asyncio.get_running_loop()
+        while self.state is OPEN and not self.has_flow_room():
+            waiter = loop.create_future()
+            self._flow_waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                if waiter in self._flow_waiters:
+                    self._flow_waiters.remove(waiter)
+        if self.state is not OPEN:
+            return False
+        self._items.append((message, 0, True))
+        self._flow += 1
+        _wake(self._getter)
+        return True
+
+    async def get(self) -> Message | None:
+        """The next message for the writer, or None once finished or abandoned and empty."""
+        while not self._items:
+            if self.state is not OPEN:
+                return None
+            self._getter = asyncio.get_running_loop().create_future()
+            try:
+                await self._getter
+            finally:
+                self._getter = None
+        message, size, flow = self._items.popleft()
+        if flow:
+            self._flow -= 1
+            if self._flow_waiters:
+                _wake(self._flow_waiters[0])
+        else:
+            self._other_bytes -= size
+        if not self._items:
+            self._wake_flushed()
+        return message
+
+    def finish(self) -> None:
+        """Take nothing new; what is queued is still delivered."""
+        if self.state is OPEN:
+            self.state = FINISHING
+            self._wake_all()
+
+    def abandon(self, *, count: bool) -> int:
+        """Give up what is queued (counted as dropped if ``count``); return how many messages."""
+        if self.state is CLOSED:
+            return 0
+        abandoned = len(self._items)
+        self._items.clear()
+        self._other_bytes = 0
+        self._flow = 0
+        self.state = CLOSED
+        self._count_drops = count
+        if count and abandoned:
+            self._count(abandoned)
+        self._wake_all()
+        return abandoned
+
+    def close(self) -> None:
+        """The connection is gone: nothing more can be delivered, and nothing more is owed."""
+        self.abandon(count=False)
+
+    def unproduced(self, count: int) -> None:
+        """A producer stopped with ``count`` messages it never queued: dropped if abandoned so."""
+        if self._count_drops and count > 0:
+            self._count(count)
+
+    async def flushed(self) -> None:
+        """Wait until everything queued was handed to the writer (or was abandoned)."""
+        if not self._items or self.state is CLOSED:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._flush_waiters.append(waiter)
+        await waiter
+
+    def _count(self, count: int) -> None:
+        self.dropped += count
+        self._on_dropped(count)
+
+    def _wake_flushed(self) -> None:
+        waiters, self._flush_waiters = self._flush_waiters, []
+        for waiter in waiters:
+            _wake(waiter)
+
+    def _wake_all(self) -> None:
+        _wake(self._getter)
+        for waiter in self._flow_waiters:
+            _wake(waiter)
+        if not self._items or self.state is CLOSED:
+            self._wake_flushed()

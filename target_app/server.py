@@ -1,0 +1,47 @@
+"""One worker's event loop: listen on the shared port, serve, shut down on SIGTERM / SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+
+from websockets.asyncio.server import serve
+
+from target_app.app import App
+from target_app.config import BACKLOG, CLOSE_TIMEOUT_S, Config
+from target_app.metrics import Metrics
+from target_app.sockets import listening_socket
+from target_app.wiring import Wiring
+
+log = logging.getLogger(__name__)
+
+
+async def run_worker(config: Config, index: int, wiring: Wiring, ready_fd: int | None) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    app = App(config, index, wiring, Metrics())
+    server = await serve(
+        app.handler,
+        sock=listening_socket(config.host, config.port),
+        backlog=BACKLOG,
+        process_request=app.process_request,
+        compression=None,
+        ping_interval=None,  # an unresponsive reader must become a 1013, never a 1011
+        max_size=config.max_size,
+        close_timeout=CLOSE_TIMEOUT_S,
+    )
+    app.start_background()
+    log.info("worker %d accepting on %s:%d (faults: %s)", index, config.host, config.port,
+             ", ".join(config.faults) or "none")
+    if ready_fd is not None:
+        os.write(ready_fd, b"ready\n")
+        os.close(ready_fd)
+    await stop.wait()
+    log.info("worker %d shutting down (%d connections open)", index, len(app.connections))
+    await app.shutdown(server, config.shutdown_timeout)
+    log.info("worker %d stopped", index)
+    return 0

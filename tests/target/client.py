@@ -7,6 +7,7 @@ arrives (a gap or a repeat fails the test at once), and ``/metrics`` is read by 
 from __future__ import annotations
 
 import asyncio
+import socket
 import urllib.request
 from collections.abc import Coroutine
 from typing import Any, Literal, TypeVar
@@ -50,9 +51,13 @@ class Client:
     @classmethod
     async def open(
         cls, target: Target, user: str = "alice", *, auth: AuthMode = "header",
-        bearer: str | None = None, **connect_kwargs: Any,
+        bearer: str | None = None, rcvbuf: int | None = None, **connect_kwargs: Any,
     ) -> Client:
-        """Connect; ``auth`` says where the token goes (``none``: nowhere, the caller sends it)."""
+        """Connect; ``auth`` says where the token goes (``none``: nowhere, the caller sends it).
+
+        ``rcvbuf`` fixes the socket's receive buffer (no autotuning), so that a test that stops
+        reading knows how little the kernel holds for it.
+        """
         jwt = bearer if bearer is not None else token(target, user)
         url = f"{target.url}/ws"
         headers: dict[str, str] = {}
@@ -65,6 +70,12 @@ class Client:
             "max_size": None, "open_timeout": 10, "close_timeout": 5,
         }
         kwargs.update(connect_kwargs)
+        if rcvbuf is not None:
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            sock.setblocking(False)
+            await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", target.port))
+            kwargs["sock"] = sock
         client = cls(await connect(url, **kwargs))
         if auth == "inband":
             await client.send({"op": "auth", "token": jwt})

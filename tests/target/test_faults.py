@@ -63,7 +63,7 @@ BURST_COUNT, BURST_SIZE = 300, 16_384
 
 async def slow_burst(target: Target) -> list[int]:
     """Ask for a big burst, read nothing for 0.5 s, then read slowly: the items' ``i`` received."""
-    client = await Client.ready(target)
+    client = await Client.ready(target, rcvbuf=65_536)
     await client.send({"op": "burst", "id": 1, "count": BURST_COUNT, "size": BURST_SIZE})
     await client.send({"op": "echo", "id": 2, "data": "after the burst"})
     await asyncio.sleep(0.5)  # the slow reader under test
@@ -120,7 +120,7 @@ async def concurrent_jobs(target: Target) -> tuple[int, int]:
         client = await Client.ready(target, name)
         job = (await client.request({"op": "start", "steps": 20, "step_ms": 2}))["job"]
         snap = await client.request({"op": "subscribe", "job": job})
-        own: set[int] = set()
+        own = {snap["step"]}
         foreign = 0
         try:
             while 20 not in own:

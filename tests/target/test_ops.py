@@ -24,6 +24,16 @@ async def until_halted(client: Client, job: str, timeout: float = 5.0) -> list[d
     return events
 
 
+async def watch(client: Client, job: str) -> list[tuple[str, int]]:
+    """Subscribe and follow ``job`` to its halt: the snapshot, then every event, as (state, step)."""
+    snap = await client.request({"op": "subscribe", "job": job})
+    assert snap["type"] == "subscribed" and snap["job"] == job, snap
+    seen = [(snap["state"], snap["step"])]
+    if snap["state"] != "halted":
+        seen += [(e["state"], e["step"]) for e in await until_halted(client, job)]
+    return seen
+
+
 def test_ready_is_first_and_names_user_session_and_worker(target: Target) -> None:
     async def body() -> None:
         workers = set()
@@ -85,12 +95,9 @@ def test_start_then_subscribe_gets_every_later_change_in_order(target: Target) -
         assert started["type"] == "started" and started["id"] == 1
         job = started["job"]
         assert worker_of(job) == client.worker
-        snap = await client.request({"op": "subscribe", "id": 2, "job": job})
-        assert snap["type"] == "subscribed" and snap["id"] == 2 and snap["job"] == job
-        events = await until_halted(client, job)
-        steps = [snap["step"]] + [e["step"] for e in events]
-        assert steps == list(range(snap["step"], 6)), steps  # every change after the snapshot
-        assert all(e["state"] == "running" for e in events[:-1]) and events[-1]["step"] == 5
+        seen = await watch(client, job)
+        first = seen[0][1]
+        assert seen == [("running", step) for step in range(first, 5)] + [("halted", 5)], seen
         assert (await client.request({"op": "echo", "id": 3, "data": 0}))["type"] == "echo"
         await client.close()
 
@@ -106,8 +113,7 @@ def test_fast_halt_and_subscribe_after_halt_get_a_halted_snapshot_and_no_event(t
         # a job that halts while another connection of the user watches it, then we subscribe
         watcher = await ready_on_worker(target, "alice", client.worker or 0)
         job = (await client.request({"op": "start", "id": 3, "steps": 2, "step_ms": 1}))["job"]
-        assert (await watcher.request({"op": "subscribe", "job": job}))["type"] == "subscribed"
-        await until_halted(watcher, job)
+        assert (await watch(watcher, job))[-1] == ("halted", 2)
         snap = await client.request({"op": "subscribe", "id": 4, "job": job})
         assert (snap["state"], snap["step"]) == ("halted", 2)
         # start does not subscribe, and a halted job sends nothing later: the next is the echo
@@ -123,11 +129,11 @@ def test_every_subscribed_connection_of_the_owner_gets_the_events(target: Target
         first = await Client.ready(target, "carol")
         second = await ready_on_worker(target, "carol", first.worker or 0)
         job = (await first.request({"op": "start", "steps": 3, "step_ms": 30}))["job"]
-        for client in (first, second):
-            assert (await client.request({"op": "subscribe", "job": job}))["type"] == "subscribed"
-        for client in (first, second):
-            assert (await until_halted(client, job))[-1]["step"] == 3
-            await client.close()
+        for seen in await asyncio.gather(watch(first, job), watch(second, job)):
+            assert seen[-1] == ("halted", 3)
+            assert [step for _, step in seen] == list(range(seen[0][1], 4))
+        await first.close()
+        await second.close()
 
     run(body())
 

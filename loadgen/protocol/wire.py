@@ -101,6 +101,15 @@ def _int_field(msg: dict[str, Any], name: str, low: int, high: int) -> int | Bad
     return value
 
 
+def _reencodable(data: Any) -> bool:
+    """Whether ``data`` fits in a reply: orjson reads nesting far deeper than it will write."""
+    try:
+        orjson.dumps({"data": data})
+    except orjson.JSONEncodeError:
+        return False
+    return True
+
+
 def valid_close_code(code: int) -> bool:
     """Codes a client may ask the server to close with: 1000 or the private range 4000-4999."""
     return code == 1000 or 4000 <= code <= 4999
@@ -133,6 +142,8 @@ def _parse_op(op: str, msg: dict[str, Any], msg_id: int | None) -> Op | BadInput
     if op == "echo":
         if "data" not in msg:
             return BadInput(BAD_REQUEST, "missing field 'data'")
+        if not _reencodable(msg["data"]):
+            return BadInput(BAD_REQUEST, "field 'data' is nested too deeply to echo")
         return Echo(msg_id, msg["data"])
     if op == "start":
         steps = _int_field(msg, "steps", 0, MAX_STEPS)

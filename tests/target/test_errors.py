@@ -96,3 +96,20 @@ def test_bad_input_never_stops_other_connections(target: Target) -> None:
         await bystander.close()
 
     run(body())
+
+
+@pytest.mark.parametrize("depth", [200, 400, 1000])
+def test_deeply_nested_echo_data_is_answered_never_a_crash(target: Target, depth: int) -> None:
+    """JSON nested deeper than a reply can be written is bad_request, not a 1011."""
+    async def body() -> None:
+        errors_before = await ametric(target, names.UNHANDLED_ERRORS)
+        client = await Client.ready(target)
+        nested = "[" * depth + "]" * depth
+        reply = await client.request_raw('{"op": "echo", "id": 1, "data": ' + nested + "}")
+        assert reply["id"] == 1
+        assert reply["type"] == ("echo" if depth < 250 else "error")
+        assert (await client.request({"op": "echo", "id": 2, "data": 0}))["id"] == 2
+        await client.close()
+        assert await ametric(target, names.UNHANDLED_ERRORS) == errors_before
+
+    run(body())

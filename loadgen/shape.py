@@ -1,0 +1,77 @@
+"""The schedule as a Locust load shape: a thin wrapper around the pure ``stage_at``.
+
+The stage maths live in :mod:`loadgen.judge.schedule` (tested with tables, no Locust); this class
+only turns the current stage into Locust's ``(users, spawn_rate, user_classes)`` and logs each
+stage change as it happens.
+
+Locust only *adds* users of the classes a tick names: users of classes the previous stage ran are
+kept. So when the set of scenarios changes, the shape first asks for zero users (one tick, about a
+second) and then for the new stage: every stage runs exactly the scenarios it names. Iterations cut
+short by that are counted as interrupted, never as successes.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from locust import LoadTestShape
+
+from loadgen.judge.schedule import Schedule, stage_at
+
+__all__ = ["ScheduleShape", "scenario_classes"]
+
+log = logging.getLogger(__name__)
+
+DRAIN_RATE = 10_000.0
+"""Users/s to stop at a stage change: as fast as Locust can."""
+
+SCHEDULE_ATTR = "wsrace_schedule"
+COMPLETED_ATTR = "wsrace_schedule_completed"
+
+
+def scenario_classes(user_classes: list[type]) -> dict[str, type]:
+    """Scenario name -> user class, for the user classes Locust loaded."""
+    return {cls.scenario: cls for cls in user_classes if getattr(cls, "scenario", "")}
+
+
+class ScheduleShape(LoadTestShape):
+    """Runs the stages of the schedule the plugin loaded (``--profile`` / ``--schedule``)."""
+
+    abstract = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._stage_index: int | None = None
+        self._running: tuple[str, ...] = ()
+
+    def tick(self) -> tuple[int, float, list[type[Any]]] | None:
+        env = self.runner.environment
+        schedule: Schedule = getattr(env, SCHEDULE_ATTR)
+        found = stage_at(schedule, self.get_run_time())
+        if found is None:
+            if self._stage_index is not None:
+                log.info("schedule complete after %d stages", len(schedule.stages))
+            setattr(env, COMPLETED_ATTR, True)
+            return None
+        index, stage = found
+        if index != self._stage_index:
+            self._stage_index = index
+            log.info(
+                "stage %d/%d %r: %s, %d users, spawn rate %g/s, %g s",
+                index + 1,
+                len(schedule.stages),
+                stage.name,
+                "+".join(stage.scenarios),
+                stage.users,
+                stage.spawn_rate,
+                stage.duration,
+            )
+        classes = scenario_classes(env.user_classes)
+        wanted = [classes[name] for name in stage.scenarios]
+        if self._running and set(self._running) != set(stage.scenarios):
+            log.info("stopping the users of %s before the next stage", "+".join(self._running))
+            self._running = ()
+            return 0, DRAIN_RATE, wanted
+        self._running = stage.scenarios
+        return stage.users, stage.spawn_rate, wanted

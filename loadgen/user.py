@@ -1,0 +1,146 @@
+"""The Locust user base class of every wsrace scenario.
+
+A scenario is a :class:`RaceUser` subclass with a ``scenario`` name and tasks that each run one
+**iteration** inside ``with self.iteration():``. An iteration ends in exactly one outcome:
+
+- success: the block finished;
+- failure: a :class:`~loadgen.errors.ScenarioFailure` escaped it (its ``kind`` is counted);
+- interrupted: the user was stopped mid-way (end of a stage or of the run) — never a success.
+
+So ``error_rate = failed iterations / iterations``. Steps inside an iteration are timed with
+``with self.step("name"):`` and reported to Locust's ``events.request`` as
+``request_type = scenario``, ``name = step``, with the real response time, and on failure the
+exception itself (its class name is the error kind Locust shows).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+from gevent import GreenletExit
+from locust import User, constant
+from locust.exception import StopUser
+
+from loadgen import plugin  # noqa: F401 - registers wsrace's options and verdict with Locust
+from loadgen.client import AUTH_MODES, AuthMode, ProtocolClient
+from loadgen.context import run_context
+from loadgen.errors import ScenarioFailure
+
+__all__ = ["ITERATION", "RaceUser"]
+
+log = logging.getLogger(__name__)
+
+ITERATION = "iteration"
+"""The step name under which each whole iteration is reported (its error rate is the scenario's)."""
+
+
+class RaceUser(User):
+    """Base of the race scenarios: identity, iterations, timed steps, and client helpers."""
+
+    abstract = True
+    scenario: ClassVar[str] = ""
+    wait_time = constant(0)
+    reply_timeout: ClassVar[float] = 5.0
+    connect_timeout: ClassVar[float] = 5.0
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        if not self.scenario:
+            raise TypeError(f"{type(self).__name__} must set the class attribute 'scenario'")
+        self.ctx = run_context(environment)
+        self.identity = self.ctx.tokens.identity(f"{self.scenario}-{uuid.uuid4().hex[:12]}")
+        self._open: list[ProtocolClient] = []
+        self._auth_turn = 0
+
+    # ------------------------------------------------------------------ reporting
+
+    def report(self, name: str, started: float, exc: BaseException | None, length: int = 0) -> None:
+        """Report one timed request to Locust (``started`` from time.perf_counter())."""
+        self.environment.events.request.fire(
+            request_type=self.scenario,
+            name=name,
+            response_time=(time.perf_counter() - started) * 1000.0,
+            response_length=length,
+            exception=exc,
+            context={},
+        )
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        """Time one step and report it; a failure is reported on the step, then propagates."""
+        started = time.perf_counter()
+        try:
+            yield
+        except ScenarioFailure as exc:
+            self.report(name, started, exc)
+            raise
+        self.report(name, started, None)
+
+    @contextmanager
+    def iteration(self) -> Iterator[None]:
+        """One unit of the scenario's error rate (see the module docstring)."""
+        started = time.perf_counter()
+        tally = self.ctx.collector
+        try:
+            yield
+        except ScenarioFailure as exc:
+            tally.failure(self.scenario, exc.kind)
+            self.report(ITERATION, started, exc)
+            self._drop_clients()
+        except (GreenletExit, StopUser):
+            tally.interrupted(self.scenario)
+            self._drop_clients()
+            raise
+        except Exception as exc:
+            # A bug in scenario code, not a server finding: count it so results are never lost, and
+            # let Locust log the traceback.
+            tally.failure(self.scenario, "client_error")
+            self.report(ITERATION, started, exc)
+            self._drop_clients()
+            raise
+        else:
+            tally.success(self.scenario)
+            self.report(ITERATION, started, None)
+
+    # ------------------------------------------------------------------ clients
+
+    def next_auth_mode(self) -> AuthMode:
+        """Header, query and in-band authentication in turn."""
+        mode = AUTH_MODES[self._auth_turn % len(AUTH_MODES)]
+        self._auth_turn += 1
+        return mode
+
+    def connect(self, *, mode: AuthMode = "header", pipeline: tuple[dict[str, Any], ...] = (), **options: Any):
+        """Open an authenticated client (ready not yet read); it is aborted if the user stops."""
+        client = ProtocolClient.open(
+            self.host or "",
+            self.identity.user,
+            self.identity.token,
+            mode=mode,
+            pipeline=pipeline,
+            connect_timeout=self.connect_timeout,
+            reply_timeout=self.reply_timeout,
+            **options,
+        )
+        self._open.append(client)
+        return client
+
+    def record_close(self, code: int | None) -> None:
+        self.ctx.collector.close_code(self.scenario, code)
+
+    def forget(self, client: ProtocolClient) -> None:
+        if client in self._open:
+            self._open.remove(client)
+
+    def _drop_clients(self) -> None:
+        for client in self._open:
+            client.session.abort()
+        self._open.clear()
+
+    def on_stop(self) -> None:
+        self._drop_clients()

@@ -1,0 +1,100 @@
+"""``wsrace run``: the whole job in one command.
+
+Runs the scenarios headless in Locust (``locust -f scenarios --headless``) with the chosen profile,
+against the bundled target (or ``--host``), judges the thresholds, writes the results (and JUnit),
+and exits with the contract's code. Every flag that is not wsrace's own passes through to Locust
+(``--processes 2``, ``--loglevel DEBUG``, ``--csv out``...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from loadgen import exitcodes
+
+SCENARIOS_DIR = Path(__file__).resolve().parent.parent.parent / "scenarios"
+
+DESCRIPTION = """\
+Run wsrace's race scenarios headless, judge each scenario against its thresholds, write results.
+
+Without --host, the bundled target app is started on a free port and stopped at the end.
+Flags not listed here pass through to Locust (e.g. --processes 2, --loglevel DEBUG); run
+'locust --help' for them.
+
+exit codes: 0 pass, 1 a threshold failed, 2 bad input (file, flag, unreachable host),
+            3 the run itself broke (target died, Locust crashed)
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wsrace run", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="full", choices=("quick", "full"),
+                        help="shipped schedule: quick (< 60 s, for CI) or full (default)")
+    parser.add_argument("--host", help="base URL of a server that speaks the protocol (default: the bundled target)")
+    parser.add_argument("--fault", action="append", default=[], metavar="NAME",
+                        help="inject this race bug into the bundled target (repeatable)")
+    parser.add_argument("--results", default="wsrace-results.json", metavar="PATH", help="JSON results file")
+    parser.add_argument("--junit", metavar="PATH", help="also write JUnit XML")
+    parser.add_argument("--thresholds", metavar="FILE", help="pass thresholds (TOML)")
+    parser.add_argument("--schedule", metavar="FILE", help="your own schedule (TOML) instead of --profile's")
+    parser.add_argument("--locustfile", "-f", default=str(SCENARIOS_DIR), metavar="PATH",
+                        help="scenarios to run (default: the shipped scenarios)")
+    return parser
+
+
+def locust_command(args: argparse.Namespace, passthrough: Sequence[str]) -> list[str]:
+    cmd = [sys.executable, "-m", "locust", "-f", args.locustfile, "--headless", "--profile", args.profile,
+           "--results", args.results]
+    for flag in ("host", "junit", "thresholds", "schedule"):
+        value = getattr(args, flag)
+        if value:
+            cmd += [f"--{flag}", value]
+    for fault in args.fault:
+        cmd += ["--fault", fault]
+    return cmd + list(passthrough)
+
+
+def _verdict_code(locust_code: int, results: Path) -> int:
+    """Map Locust's exit to the contract, trusting the results file over the bare code."""
+    if locust_code == exitcodes.BAD_INPUT:
+        return exitcodes.BAD_INPUT
+    try:
+        doc = json.loads(results.read_text())
+    except (OSError, ValueError):
+        sys.stderr.write(f"wsrace run: Locust exited with code {locust_code} without writing {results}: "
+                         "the run broke (see the log above)\n")
+        return exitcodes.BROKEN
+    if doc.get("run_error"):
+        sys.stderr.write(f"wsrace run: the run broke: {doc['run_error']}\n")
+        return exitcodes.BROKEN
+    if locust_code not in (exitcodes.PASS, exitcodes.FAILED):
+        sys.stderr.write(f"wsrace run: Locust exited with code {locust_code}: the run broke\n")
+        return exitcodes.BROKEN
+    return exitcodes.PASS if doc.get("passed") else exitcodes.FAILED
+
+
+def main(argv: Sequence[str]) -> int:
+    args, passthrough = _parser().parse_known_args(list(argv))
+    if args.host and args.fault:
+        raise exitcodes.UsageError("--fault injects bugs into the bundled target: it cannot be used with --host")
+    results = Path(args.results)
+    # A results file left by an earlier run must never pass for this one's.
+    with contextlib.suppress(FileNotFoundError):
+        results.unlink()
+    cmd = locust_command(args, passthrough)
+    # Ctrl-C reaches Locust directly (same process group); we wait for it to write the results.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        code = subprocess.call(cmd, env=dict(os.environ))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return _verdict_code(code, results)

@@ -1,0 +1,47 @@
+"""rapid_connect: the handshake race — ops pipelined right behind the handshake or the auth message.
+
+Each iteration connects and authenticates (header, query string and in-band in turn), sends ops
+right behind the handshake / auth message *before* ``ready`` arrives, then expects ``ready`` first
+and every reply in order, closes with 1000 and checks the clean close; then again at once.
+
+On a server with the bug (``--fault early-drop``: messages that arrive before authentication
+completes are discarded, or handled as an anonymous user) the pipelined ops get no reply:
+``timeout`` / ``missed_event`` failures, or ``foreign_event`` if they were handled as someone else.
+"""
+
+from __future__ import annotations
+
+from locust import task
+
+from loadgen.client import check_echo, judge_close
+from loadgen.errors import StepTimeout
+from loadgen.protocol.closecodes import Expectation
+from loadgen.user import RaceUser
+
+PIPELINED = 3
+
+
+class RapidConnectUser(RaceUser):
+    scenario = "rapid_connect"
+
+    @task
+    def connect_pipeline_close(self) -> None:
+        with self.iteration():
+            mode = self.next_auth_mode()
+            sent = [{"op": "echo", "data": {"user": self.identity.user, "n": n}} for n in range(PIPELINED)]
+            with self.step("connect"):
+                client = self.connect(mode=mode, pipeline=tuple(sent))
+            with self.step("ready"):
+                client.expect_ready()
+            with self.step("pipelined"):
+                for n, op in enumerate(sent, start=1):
+                    try:
+                        reply = client.wait_reply(n, "echo", step="pipelined")
+                    except StepTimeout as exc:
+                        raise StepTimeout(f"pipelined op {n} of {PIPELINED} ({mode} auth)", exc.seconds) from exc
+                    check_echo(reply, op["data"], self.identity.user)
+            with self.step("close"):
+                code = client.close(1000)
+                self.forget(client)
+                self.record_close(code)
+                judge_close(code, client.session.close_reason_received or "", Expectation(), "after closing with 1000")

@@ -34,7 +34,7 @@ class App:
         self.tasks = TaskSet(self.report_failure)
         self.outbox_class = wiring.outbox_class
         self.connection_class = wiring.connection_class()
-        self.jobs = wiring.jobs_class(self)
+        self.jobs = wiring.jobs_class()(self)
         self._sweeper = wiring.sweeper
         self.connections: set[Connection] = set()
         self.shutting_down = False

@@ -35,6 +35,7 @@ FAULTS: Final[dict[str, str]] = {
 
 _INCOMPATIBLE: Final[dict[frozenset[str], str]] = {
     frozenset({"cross-talk", "unsafe-close"}): "both replace how state events are delivered",
+
 }
 
 

@@ -45,4 +45,4 @@ class CrossTalkJobs(JobService):
 
 
 def install(wiring: Wiring) -> None:
-    wiring.jobs_class = CrossTalkJobs
+    wiring.jobs_classes.append(CrossTalkJobs)

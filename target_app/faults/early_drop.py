@@ -55,6 +55,7 @@ class EarlyDropConnection(Connection):
                     log.debug("%s: message before the user is loaded; dropped", self.name)
                     continue  # THE BUG: nobody to handle it for yet, so it is thrown away
                 reading.cancel()  # cancelling recv() loses nothing
+                await asyncio.wait([reading])
                 return loading.result()
         finally:
             loading.cancel()

@@ -50,4 +50,4 @@ class LostSnapshotJobs(JobService):
 
 
 def install(wiring: Wiring) -> None:
-    wiring.jobs_class = LostSnapshotJobs
+    wiring.jobs_classes.append(LostSnapshotJobs)

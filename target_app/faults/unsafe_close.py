@@ -91,5 +91,5 @@ class UnsafeCloseConnection(Connection):
 
 
 def install(wiring: Wiring) -> None:
-    wiring.jobs_class = UnsafeCloseJobs
+    wiring.jobs_classes.append(UnsafeCloseJobs)
     wiring.connection_classes.append(UnsafeCloseConnection)

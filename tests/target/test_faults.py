@@ -257,3 +257,11 @@ def test_stuck_shutdown_is_killed_reported_and_exits_non_zero() -> None:
     assert code != 0
     assert 1.0 + 1.0 - 0.1 <= elapsed < 1.0 + 1.0 + 2.0  # shutdown timeout + grace, then killed
     assert "did not exit within 2 s of SIGTERM" in logs and "killed it" in logs
+
+
+def test_faults_combine() -> None:
+    """Two faults at once: both bugs show."""
+    with running_target("--fault", "lost-snapshot", "--fault", "early-drop",
+                        "--fault", "global-lock") as target:
+        assert run(fast_halt(target)) == ("running", False)
+        assert len(run(pipelined("inband")(target))) < 5

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from websockets.datastructures import Headers
 
@@ -68,35 +70,55 @@ def test_fault_registry_checks_names_and_combinations() -> None:
     assert faults.describe().count("\n") >= len(faults.FAULTS)
 
 
+def parts(wiring: Wiring) -> dict[str, object]:
+    return {"connection": wiring.connection_class(), "jobs": wiring.jobs_class(),
+            "outbox": wiring.outbox_class, "sweeper": wiring.sweeper}
+
+
+CORRECT = {"connection": Connection, "jobs": JobService, "outbox": Outbox,
+           "sweeper": sweep_expired_jobs}
+
+
 def test_no_fault_means_the_correct_parts() -> None:
     wiring = build(())
     assert wiring == Wiring()
-    assert wiring.connection_class() is Connection
-    assert (wiring.outbox_class, wiring.jobs_class, wiring.sweeper) == (
-        Outbox, JobService, sweep_expired_jobs)
+    assert parts(wiring) == CORRECT
 
 
 @pytest.mark.parametrize("name", list(faults.FAULTS))
-def test_each_fault_replaces_exactly_one_kind_of_part(name: str) -> None:
-    """A fault touches the wiring, and nothing else: the correct parts stay the defaults."""
-    wiring = build((name,))
-    changed = [
-        part for part, default in (
-            ("connection", Connection), ("outbox", Outbox), ("jobs", JobService),
-            ("sweeper", sweep_expired_jobs),
-        )
-        if {
-            "connection": wiring.connection_class(), "outbox": wiring.outbox_class,
-            "jobs": wiring.jobs_class, "sweeper": wiring.sweeper,
-        }[part] is not default
-    ]
-    expected = {"unsafe-close": 2}.get(name, 1)  # unsafe-close: the notifier and the handler
-    assert len(changed) == expected, changed
+def test_each_fault_replaces_only_its_own_part(name: str) -> None:
+    """A fault touches the wiring, and nothing else: the other parts stay the correct ones."""
+    changed = {part for part, value in parts(build((name,))).items() if value is not CORRECT[part]}
+    expected = {
+        "lost-snapshot": {"jobs"}, "lossy-queue": {"outbox"}, "early-drop": {"connection"},
+        "cross-talk": {"jobs"}, "unsafe-close": {"jobs", "connection"},
+        "global-lock": {"connection"}, "stuck-shutdown": {"sweeper"},
+    }[name]
+    assert changed == expected
 
 
-def test_connection_overrides_compose() -> None:
-    cls = build(("early-drop", "global-lock")).connection_class()
-    assert issubclass(cls, Connection)
-    names = [klass.__name__ for klass in cls.__mro__]
-    assert names.index("EarlyDropConnection") < names.index("Connection")
-    assert names.index("GlobalLockConnection") < names.index("Connection")
+@pytest.mark.parametrize(("first", "second"), list(itertools.combinations(faults.FAULTS, 2)))
+def test_faults_that_may_be_combined_all_apply(first: str, second: str) -> None:
+    """Combining two faults keeps both (no silent overwrite), or is refused up front."""
+    if faults.check([first, second]) is not None:
+        return
+    both = build((first, second))
+    for name in (first, second):
+        alone = build((name,))
+        assert set(alone.connection_classes) <= set(both.connection_classes)
+        assert set(alone.jobs_classes) <= set(both.jobs_classes)
+        for part in ("outbox_class", "sweeper"):
+            if getattr(alone, part) is not getattr(Wiring(), part):
+                assert getattr(both, part) is getattr(alone, part)
+    for cls in (both.connection_class(), both.jobs_class()):
+        assert cls.__mro__  # the composed classes can be built
+
+
+def test_overrides_compose_through_the_mro() -> None:
+    wiring = build(("early-drop", "global-lock", "lost-snapshot", "cross-talk"))
+    connection = [k.__name__ for k in wiring.connection_class().__mro__]
+    assert connection.index("EarlyDropConnection") < connection.index("Connection")
+    assert connection.index("GlobalLockConnection") < connection.index("Connection")
+    jobs = [k.__name__ for k in wiring.jobs_class().__mro__]
+    assert jobs.index("LostSnapshotJobs") < jobs.index("JobService")
+    assert jobs.index("CrossTalkJobs") < jobs.index("JobService")

@@ -4,10 +4,9 @@ The stage maths live in :mod:`loadgen.judge.schedule` (tested with tables, no Lo
 only turns the current stage into Locust's ``(users, spawn_rate, user_classes)`` and logs each
 stage change as it happens.
 
-Locust only *adds* users of the classes a tick names: users of classes the previous stage ran are
-kept. So when the set of scenarios changes, the shape first asks for zero users (one tick, about a
-second) and then for the new stage: every stage runs exactly the scenarios it names. Iterations cut
-short by that are counted as interrupted, never as successes.
+When the set of scenarios changes, the shape first asks for zero users for one tick (about a
+second; see :func:`~loadgen.judge.schedule.next_tick`), so every stage runs exactly the scenarios it
+names. Iterations cut short by that are counted as interrupted, never as successes.
 """
 
 from __future__ import annotations
@@ -17,14 +16,11 @@ from typing import Any
 
 from locust import LoadTestShape
 
-from loadgen.judge.schedule import Schedule, stage_at
+from loadgen.judge.schedule import Schedule, next_tick
 
 __all__ = ["ScheduleShape", "scenario_classes"]
 
 log = logging.getLogger(__name__)
-
-DRAIN_RATE = 10_000.0
-"""Users/s to stop at a stage change: as fast as Locust can."""
 
 SCHEDULE_ATTR = "wsrace_schedule"
 COMPLETED_ATTR = "wsrace_schedule_completed"
@@ -48,18 +44,18 @@ class ScheduleShape(LoadTestShape):
     def tick(self) -> tuple[int, float, list[type[Any]]] | None:
         env = self.runner.environment
         schedule: Schedule = getattr(env, SCHEDULE_ATTR)
-        found = stage_at(schedule, self.get_run_time())
-        if found is None:
+        tick = next_tick(schedule, self.get_run_time(), self._running)
+        if tick is None:
             if self._stage_index is not None:
                 log.info("schedule complete after %d stages", len(schedule.stages))
             setattr(env, COMPLETED_ATTR, True)
             return None
-        index, stage = found
-        if index != self._stage_index:
-            self._stage_index = index
+        if tick.stage_index != self._stage_index:
+            self._stage_index = tick.stage_index
+            stage = schedule.stages[tick.stage_index]
             log.info(
                 "stage %d/%d %r: %s, %d users, spawn rate %g/s, %g s",
-                index + 1,
+                tick.stage_index + 1,
                 len(schedule.stages),
                 stage.name,
                 "+".join(stage.scenarios),
@@ -67,11 +63,8 @@ class ScheduleShape(LoadTestShape):
                 stage.spawn_rate,
                 stage.duration,
             )
-        classes = scenario_classes(env.user_classes)
-        wanted = [classes[name] for name in stage.scenarios]
-        if self._running and set(self._running) != set(stage.scenarios):
+        if tick.draining:
             log.info("stopping the users of %s before the next stage", "+".join(self._running))
-            self._running = ()
-            return 0, DRAIN_RATE, wanted
-        self._running = stage.scenarios
-        return stage.users, stage.spawn_rate, wanted
+        self._running = () if tick.draining else tick.scenarios
+        classes = scenario_classes(env.user_classes)
+        return tick.users, tick.spawn_rate, [classes[name] for name in tick.scenarios]

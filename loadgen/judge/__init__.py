@@ -3,7 +3,7 @@
 Nothing here imports gevent, Locust, asyncio or sockets, so it is tested by feeding it dicts and
 files, and ``wsrace check``/``compare`` run without a load generator. The Locust side calls:
 
-- :func:`parse_schedule`, :func:`check_scenarios`, :func:`stage_at` — the load shape;
+- :func:`parse_schedule`, :func:`check_scenarios`, :func:`stage_at`, :func:`next_tick` — the load shape;
 - :class:`ScenarioTally` + :func:`merge` — counting iterations on workers, adding them on the master;
 - :func:`parse_thresholds`, :func:`build_results` (which calls :func:`evaluate`),
   :func:`write_results`, :func:`render_table`, :func:`write_junit` — at the end of a run.
@@ -26,7 +26,7 @@ from loadgen.judge.results import (
     with_verdicts,
     write_results,
 )
-from loadgen.judge.schedule import Schedule, Stage, check_scenarios, parse_schedule, stage_at
+from loadgen.judge.schedule import Schedule, Stage, Tick, check_scenarios, next_tick, parse_schedule, stage_at
 from loadgen.judge.table import render_table
 from loadgen.judge.thresholds import LatencyLimit, ScenarioLimits, Thresholds, parse_thresholds
 
@@ -40,6 +40,7 @@ __all__ = [
     "Schedule",
     "Stage",
     "Thresholds",
+    "Tick",
     "Tolerance",
     "Verdict",
     "build_results",
@@ -50,6 +51,7 @@ __all__ = [
     "load_results",
     "merge",
     "merge_tallies",
+    "next_tick",
     "parse_schedule",
     "parse_thresholds",
     "regressions",

@@ -20,7 +20,7 @@ import math
 from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from loadgen.judge.config_errors import ConfigError, check_keys, load_toml
 
@@ -83,6 +83,38 @@ def stage_at(schedule: Schedule, elapsed_s: float) -> tuple[int, Stage] | None:
         if elapsed_s < end:
             return index, stage
     return None
+
+
+DRAIN_RATE: Final = 10_000.0
+"""Users/s to stop at a change of scenarios: as fast as the load tool can."""
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """What the load shape asks for now: ``users`` of ``scenarios`` at ``spawn_rate``/s."""
+
+    users: int
+    spawn_rate: float
+    scenarios: tuple[str, ...]
+    stage_index: int
+    draining: bool = False
+
+
+def next_tick(schedule: Schedule, elapsed_s: float, running: tuple[str, ...]) -> Tick | None:
+    """The tick in force ``elapsed_s`` into the run, given the scenarios ``running`` now; None: stop.
+
+    Locust only *adds* users of the classes a tick names and keeps the others, so when the set of
+    scenarios changes the first tick of the new stage asks for zero users (a drain); the caller
+    then runs nothing (``running = ()``) and the next tick starts the stage itself. Each stage thus
+    runs exactly the scenarios it names.
+    """
+    found = stage_at(schedule, elapsed_s)
+    if found is None:
+        return None
+    index, stage = found
+    if running and set(running) != set(stage.scenarios):
+        return Tick(0, DRAIN_RATE, stage.scenarios, index, draining=True)
+    return Tick(stage.users, stage.spawn_rate, stage.scenarios, index)
 
 
 def check_scenarios(schedule: Schedule, available: Set[str]) -> None:

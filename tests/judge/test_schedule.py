@@ -9,9 +9,12 @@ import pytest
 
 from loadgen.judge.config_errors import ConfigError
 from loadgen.judge.schedule import (
+    DRAIN_RATE,
     Schedule,
     Stage,
+    Tick,
     check_scenarios,
+    next_tick,
     parse_schedule,
     schedule_from_dict,
     stage_at,
@@ -175,3 +178,30 @@ def test_schedule_from_dict_matches_file() -> None:
     data = {"stage": [{"name": s.name, "scenarios": list(s.scenarios), "users": s.users,
                        "spawn_rate": s.spawn_rate, "duration": s.duration} for s in THREE.stages]}
     assert schedule_from_dict(data, "s.toml") == THREE
+
+
+NEXT_TICK_SCHEDULE = Schedule(
+    (
+        Stage("one", ("a",), 4, 4.0, 10),
+        Stage("more", ("a",), 8, 4.0, 10),
+        Stage("both", ("a", "b"), 6, 6.0, 10),
+    )
+)
+
+
+@pytest.mark.parametrize(
+    ("elapsed", "running", "expected"),
+    [
+        (0, (), Tick(4, 4.0, ("a",), 0)),
+        (10, ("a",), Tick(8, 4.0, ("a",), 1)),
+        (20, ("a",), Tick(0, DRAIN_RATE, ("a", "b"), 2, draining=True)),
+        (21, (), Tick(6, 6.0, ("a", "b"), 2)),
+        (25, ("b", "a"), Tick(6, 6.0, ("a", "b"), 2)),
+        (30, ("a", "b"), None),
+    ],
+)
+def test_next_tick_drains_only_when_the_scenarios_change(
+    elapsed: float, running: tuple[str, ...], expected: Tick | None
+) -> None:
+    """Same scenarios resize in place; a different set first asks for zero users; after the end, stop."""
+    assert next_tick(NEXT_TICK_SCHEDULE, elapsed, running) == expected

@@ -10,7 +10,7 @@ never on quirks of the bundled target's fault code, so the scenarios judge any s
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -24,6 +24,7 @@ from loadgen.errors import (
     MissedEvent,
     OutOfOrder,
     SeqGap,
+    SessionClosedError,
     StepTimeout,
     UnexpectedClose,
 )
@@ -36,6 +37,8 @@ __all__ = ["AUTH_MODES", "AuthMode", "BurstProgress", "ProtocolClient", "check_e
 
 AuthMode = Literal["header", "query", "inband"]
 AUTH_MODES: tuple[AuthMode, ...] = ("header", "query", "inband")
+FINISHED_JOBS_KEPT = 256
+"""Halted jobs remembered per connection, so a late event for one reads as out of order."""
 
 
 def close_failure(code: int | None, reason: str, expect: Expectation, context: str) -> Exception | None:
@@ -89,7 +92,7 @@ class ProtocolClient:
         self.ready: dict[str, Any] | None = None
         self._next_id = 1
         self._outstanding: list[int] = []  # ids sent and not yet answered, in send order
-        self._early_events: dict[str, list[tuple[str, int]]] = defaultdict(list)
+        self._finished: deque[str] = deque(maxlen=FINISHED_JOBS_KEPT)
 
     # ------------------------------------------------------------------ opening
 
@@ -157,9 +160,16 @@ class ProtocolClient:
         return op
 
     def send_op(self, op: dict[str, Any]) -> int:
-        """Send one op with a fresh id; return the id."""
+        """Send one op with a fresh id; return the id.
+
+        A connection the server has already closed is judged by the close code it sent, as if the
+        close had been read while waiting (use ``session.send`` to *expect* a refused send)."""
         op = self._with_id(op)
-        self.session.send(op)
+        try:
+            self.session.send(op)
+        except SessionClosedError as exc:
+            failure = close_failure(exc.close_code, exc.reason, MID_CONVERSATION, f"before sending {op.get('op')!r}")
+            raise (failure or UnexpectedClose(exc.close_code, exc.reason)) from exc
         return op["id"]
 
     # ------------------------------------------------------------------ reading
@@ -208,6 +218,8 @@ class ProtocolClient:
         if msg["user"] != self.user:
             raise ForeignEvent(f"state event of user {msg['user']!r} (job {msg['job']}) reached {self.user!r}")
         trace = self.jobs.get(msg["job"])
+        if trace is None and msg["job"] in self._finished:
+            raise OutOfOrder(f"job {msg['job']}: event {(msg['state'], msg['step'])} after it halted")
         if trace is None or trace.snapshot is None:
             # A job of ours we have not subscribed to (or not yet seen the reply of) sends no events.
             raise ForeignEvent(f"state event for job {msg['job']!r} this connection never subscribed to")
@@ -305,6 +317,11 @@ class ProtocolClient:
             except StepTimeout:
                 continue  # the loop re-checks the deadline and names the missed event
         return trace
+
+    def finish_job(self, job: str) -> None:
+        """Forget a halted job's trace; any later event for it is out of order."""
+        self.jobs.pop(job, None)
+        self._finished.append(job)
 
     def burst(self, count: int, size: int) -> int:
         msg_id = self.send_op({"op": "burst", "count": count, "size": size})

@@ -60,7 +60,7 @@ class FastHaltUser(RaceUser):
             before_subscribe(client)
             client.subscribe(job)
             client.wait_halted(job, steps * step_ms / 1000.0 + HALT_GRACE_S, step="halted")
-        client.jobs.pop(job, None)
+        client.finish_job(job)
 
     def subscribe_at_once(self, client: ProtocolClient) -> None:
         self._run_job(client, 0, 0, lambda c: None)

@@ -191,6 +191,31 @@ def test_wrong_state_events_are_named(event: dict[str, Any], error: type[Excepti
         c.wait_halted("j1", 1.0)
 
 
+def test_an_event_after_a_finished_job_halted_is_out_of_order() -> None:
+    """A halted job sends no more events: a late one is reordering, not another user's event."""
+    c = _job_client(state(3, "running", 1), state(4, "halted", 2), state(5, "running", 1))
+    c.wait_halted("j1", 1.0)
+    c.finish_job("j1")
+    with pytest.raises(OutOfOrder, match="after it halted"):
+        c.read()
+
+
+def test_sending_on_a_connection_the_server_closed_is_judged_by_its_code() -> None:
+    """A send refused because the server closed with 1011 is an abnormal close, not a client bug."""
+    from loadgen.errors import SessionClosedError
+
+    session = ScriptedSession(ready())
+
+    def refuse(message: dict[str, Any]) -> None:
+        raise SessionClosedError("closed", 1011)
+
+    session.send = refuse  # type: ignore[method-assign]
+    c = ProtocolClient(session, ME, reply_timeout=0.01)  # type: ignore[arg-type]
+    c.expect_ready()
+    with pytest.raises(AbnormalClose):
+        c.send_op({"op": "echo", "data": 1})
+
+
 def _burst_client(*items: dict[str, Any]) -> tuple[ProtocolClient, int]:
     c = client(ready(), *items)
     c.expect_ready()

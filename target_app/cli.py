@@ -26,13 +26,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\nRun '{self.prog} --help' for the flags.\n")
 
 
-def _number(kind: type[float] | type[int], low: float, what: str) -> Callable[[str], float | int]:
+def _number(kind: type[float] | type[int], low: float, what: str,
+            above: bool = False) -> Callable[[str], float | int]:
+    """A converter for numbers ``>= low`` (``> low`` if ``above``), naming ``what`` on error."""
+
     def convert(text: str) -> float | int:
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
-        if not math.isfinite(value) or value < low:
+        if not math.isfinite(value) or value < low or (above and value == low):
             raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
         return value
 
@@ -80,7 +83,7 @@ def build_parser(prog: str = "python -m target_app") -> argparse.ArgumentParser:
     add("--secret", default=None,
         help=f"HS256 secret for tokens (default: ${SECRET_ENV}, else the documented development "
         f"secret {DEV_SECRET!r} - never use that in production)")
-    add("--auth-timeout", type=_number(float, 0.0, "a number of seconds"),
+    add("--auth-timeout", type=_number(float, 0.0, "a number of seconds above 0", above=True),
         default=c.DEFAULT_AUTH_TIMEOUT_S,
         help="seconds a connection without a handshake token has to send its auth message "
         "(default %(default)s)")
@@ -90,11 +93,11 @@ def build_parser(prog: str = "python -m target_app") -> argparse.ArgumentParser:
     add("--shutdown-timeout", type=_number(float, 0.0, "a number of seconds"),
         default=c.DEFAULT_SHUTDOWN_TIMEOUT_S,
         help="seconds a worker has to close every connection and exit after SIGTERM; after that "
-        "(plus a small grace) the supervisor kills it (default %(default)s)")
+        "(plus 1 s of grace) the supervisor kills it and exits 1 (default %(default)s)")
     add("--stall-timeout", type=_number(float, 0.0, "a number of seconds"),
         default=c.DEFAULT_STALL_TIMEOUT_S,
         help="seconds a client may read nothing while output waits for it before it is closed "
-        "with 1013 (default %(default)s)")
+        "with 1013; 0 turns this off (default %(default)s)")
     add("--fault", dest="faults", action="append", type=_fault, default=[], metavar="NAME",
         help="inject a bug, repeatable (see the list below)")
     add("--log-level", choices=c.LOG_LEVELS, default="info", help="stderr log level (default %(default)s)")

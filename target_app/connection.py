@@ -108,8 +108,9 @@ class Connection:
         if self._closer is not None:
             await asyncio.wait([self._closer])  # bounded by its own deadline
         if self._writer is not None:
-            if not self._writer.done():
-                self._writer.cancel()  # only when the handler crashed on an open connection
+            # Nothing is left for it to send: stop it wherever it is (after a crash, that may be
+            # a send waiting on a client that does not read).
+            self._writer.cancel()
             await asyncio.wait([self._writer])
         self.app.metrics.closed(self.close_code_seen())
         self.app.metrics.connections_open.dec()
@@ -322,7 +323,7 @@ class Connection:
 
     def _arm_watch(self) -> None:
         """Output is waiting: sample progress until the writer is idle again."""
-        if self._watch_handle is None:
+        if self._watch_handle is None and self._watch.timeout > 0:
             loop = asyncio.get_running_loop()
             self._watch.start(loop.time(), self.sent, self._buffered())
             self._watch_handle = loop.call_later(self._watch.interval, self._watch_tick)

@@ -49,6 +49,7 @@ def test_secret_from_environment_then_flag() -> None:
         (["--port", "http"], "not a port number"),
         (["--workers", "0"], "at least 1"),
         (["--auth-timeout", "-1"], "number of seconds"),
+        (["--auth-timeout", "0"], "above 0"),
         (["--stall-timeout", "nan"], "number of seconds"),
         (["--max-size", "0"], "at least 1"),
         (["--fault", "bogus"], "valid faults: lost-snapshot, lossy-queue, early-drop"),

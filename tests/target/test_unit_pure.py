@@ -33,7 +33,7 @@ def test_stall_watch_counts_a_message_sent_as_progress() -> None:
     assert not watch.stalled(0.99, 1, 5000)  # a message went out even though the buffer grew
     assert not watch.stalled(1.5, 1, 5000)
     assert watch.stalled(2.0, 1, 5000)
-    assert StallWatch(0.0).interval > 0
+    assert StallWatch(0.0).interval > 0  # (a timeout of 0 turns the watch off in Connection)
 
 
 def test_ids_name_their_worker_and_never_repeat() -> None:

@@ -65,7 +65,10 @@ def locust_command(args: argparse.Namespace, passthrough: Sequence[str]) -> list
 
 def _verdict_code(locust_code: int, results: Path) -> int:
     """Map Locust's exit to the contract, trusting the results file over the bare code."""
-    if locust_code == exitcodes.BAD_INPUT:
+    if locust_code == exitcodes.BAD_INPUT and not results.exists():
+        # The plugin (or Locust's parser) refused an input before any load and said which. Locust
+        # also exits 2 for an uncaught exception in an event handler: with results written, that
+        # happened after the run, so it is a broken run, not bad input.
         return exitcodes.BAD_INPUT
     try:
         doc = json.loads(results.read_text())
@@ -77,15 +80,50 @@ def _verdict_code(locust_code: int, results: Path) -> int:
         sys.stderr.write(f"wsrace run: the run broke: {doc['run_error']}\n")
         return exitcodes.BROKEN
     if locust_code not in (exitcodes.PASS, exitcodes.FAILED):
-        sys.stderr.write(f"wsrace run: Locust exited with code {locust_code}: the run broke\n")
+        sys.stderr.write(f"wsrace run: Locust exited with code {locust_code}: the run broke (see the log above)\n")
         return exitcodes.BROKEN
     return exitcodes.PASS if doc.get("passed") else exitcodes.FAILED
 
 
-def main(argv: Sequence[str]) -> int:
-    args, passthrough = _parser().parse_known_args(list(argv))
+def _check_writable(flag: str, value: str) -> None:
+    path = Path(value)
+    if path.is_dir():
+        raise exitcodes.UsageError(f"{flag} {value}: is a directory; give a file path")
+    if not path.parent.is_dir():
+        raise exitcodes.UsageError(f"{flag} {value}: directory {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise exitcodes.UsageError(f"{flag} {value}: cannot write to directory {path.parent}")
+
+
+def _check_locustfile(spec: str) -> None:
+    """What Locust accepts for ``-f``: .py files, directories, URLs (comma-separated)."""
+    for part in (item.strip() for item in spec.split(",")):
+        if part == "-" or "://" in part:
+            continue  # the master's locustfile, or a URL: Locust fetches it
+        path = Path(part)
+        if not (path.is_dir() or (path.is_file() and path.suffix == ".py")):
+            raise exitcodes.UsageError(f"--locustfile {part}: no such .py file or directory")
+
+
+def check_inputs(args: argparse.Namespace) -> None:
+    """Refuse bad input before any load: Locust would only notice it at the end, or call it a crash."""
     if args.host and args.fault:
         raise exitcodes.UsageError("--fault injects bugs into the bundled target: it cannot be used with --host")
+    if args.fault:
+        from target_app import faults  # the names only: imports nothing heavy
+
+        problem = faults.check(args.fault)
+        if problem:
+            raise exitcodes.UsageError(f"--fault: {problem}")
+    _check_writable("--results", args.results)
+    if args.junit:
+        _check_writable("--junit", args.junit)
+    _check_locustfile(args.locustfile)
+
+
+def main(argv: Sequence[str]) -> int:
+    args, passthrough = _parser().parse_known_args(list(argv))
+    check_inputs(args)
     results = Path(args.results)
     # A results file left by an earlier run must never pass for this one's.
     with contextlib.suppress(FileNotFoundError):

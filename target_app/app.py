@@ -48,7 +48,12 @@ class App:
         self.tasks.spawn(self._sweeper(self.jobs), name="job sweeper")
 
     def process_request(self, ws: ServerConnection, request: Request) -> Response | None:
-        return routes.process_request(self, ws, request)
+        try:
+            return routes.process_request(self, ws, request)
+        except Exception as exc:
+            self.report_failure(exc, f"process_request {request.path}")
+            raise  # websockets answers HTTP 500
+
 
     async def handler(self, ws: ServerConnection) -> None:
         conn = self.connection_class(self, ws)

@@ -17,42 +17,31 @@ def test_minted_token_verifies_to_its_sub() -> None:
     assert tokens.verify(SECRET, tokens.mint(SECRET, "user-7")) == "user-7"
 
 
-@pytest.mark.parametrize(
-    ("token", "why"),
-    [
-        (jwt.encode({"sub": "u", "exp": int(time.time()) - 10}, SECRET, "HS256"), "expired"),
-        (
-            jwt.encode(
-                {"sub": "u", "exp": int(time.time()) + 60}, "another-secret-that-is-long-enough-for-hs256", "HS256"
-            ),
-            "invalid",
-        ),
-        (jwt.encode({"sub": "u", "exp": int(time.time()) + 60}, None, "none"), "invalid"),
-        (jwt.encode({"sub": "u", "exp": int(time.time()) + 60}, SECRET, "HS512"), "invalid"),
-        (jwt.encode({"sub": "u"}, SECRET, "HS256"), "invalid"),
-        (jwt.encode({"exp": int(time.time()) + 60}, SECRET, "HS256"), "invalid"),
-        (jwt.encode({"sub": "", "exp": int(time.time()) + 60}, SECRET, "HS256"), "sub"),
-        (jwt.encode({"sub": 5, "exp": int(time.time()) + 60}, SECRET, "HS256"), "sub"),
-        ("not-a-jwt", "invalid"),
-        ("", "invalid"),
-    ],
-    ids=[
-        "expired",
-        "other-secret",
-        "unsigned",
-        "other-alg",
-        "no-exp",
-        "no-sub",
-        "empty-sub",
-        "int-sub",
-        "garbage",
-        "empty",
-    ],
-)
-def test_refused_tokens_say_why(token: str, why: str) -> None:
+def _claims(**claims: object) -> dict[str, object]:
+    return {"sub": "u", "exp": int(time.time()) + 3600, **claims}
+
+
+# Tokens are built when each test runs, not at collection: an expiry must not pass while other tests run.
+REFUSED = {
+    "expired": (lambda: jwt.encode(_claims(exp=int(time.time()) - 10), SECRET, "HS256"), "expired"),
+    "other-secret": (lambda: jwt.encode(_claims(), "another-secret-that-is-long-enough-for-hs256", "HS256"), "invalid"),
+    "unsigned": (lambda: jwt.encode(_claims(), None, "none"), "invalid"),
+    "other-alg": (lambda: jwt.encode(_claims(), SECRET, "HS512"), "invalid"),
+    "no-exp": (lambda: jwt.encode({"sub": "u"}, SECRET, "HS256"), "invalid"),
+    "no-sub": (lambda: jwt.encode({"exp": int(time.time()) + 3600}, SECRET, "HS256"), "invalid"),
+    "empty-sub": (lambda: jwt.encode(_claims(sub=""), SECRET, "HS256"), "sub"),
+    "int-sub": (lambda: jwt.encode(_claims(sub=5), SECRET, "HS256"), "sub"),
+    "garbage": (lambda: "not-a-jwt", "invalid"),
+    "empty": (lambda: "", "invalid"),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSED))
+def test_refused_tokens_say_why(case: str) -> None:
     """Expired, foreign, unsigned, other-algorithm and claim-less tokens are refused with a reason."""
+    make, why = REFUSED[case]
     with pytest.raises(tokens.TokenError, match=why):
-        tokens.verify(SECRET, token)
+        tokens.verify(SECRET, make())
 
 
 def test_empty_sub_cannot_be_minted() -> None:

@@ -83,6 +83,15 @@ def test_interrupted_send_poisons_the_stream(ws_server: Any) -> None:
     assert got == {"interrupted": True, "after": "SessionClosedError", "state": "closed"}
 
 
+def test_deadlines_under_gevent(ws_server: Any) -> None:
+    """recv, connect and send deadlines hold under gevent, and a recv timeout leaves the session open."""
+    got = run_child("deadlines", ws_server.base)
+    for step, key in [("ready", "recv"), ("connect", "connect"), ("send", "send")]:
+        name, seconds = got[key]
+        assert name == f"StepTimeout:{step}" and 0.09 <= seconds < 2, (key, got[key])
+    assert got["after"] == {"still": "open"}
+
+
 # --------------------------------------------------------------------------- the child
 
 
@@ -256,6 +265,51 @@ def _child(case: str, base: str) -> dict[str, Any]:
         except Exception as exc:
             after = type(exc).__name__
         return {"interrupted": interrupted, "after": after, "state": s.state}
+
+    if case == "deadlines":
+        import socket
+
+        from loadgen.errors import StepTimeout
+
+        def timed(call: Any) -> tuple[str, float]:
+            started = time.perf_counter()
+            try:
+                call()
+                return "returned", time.perf_counter() - started
+            except StepTimeout as exc:
+                return f"StepTimeout:{exc.step}", time.perf_counter() - started
+
+        out: dict[str, Any] = {}
+        s = Session(url)
+        s.connect()
+        out["recv"] = timed(lambda: s.recv(0.1, "ready"))
+        s.send({"still": "open"})
+        out["after"] = s.recv(5)
+        s.close()
+
+        client, server = socket.socketpair()  # a peer that never answers the upgrade
+        quiet = Session(url, connect_timeout=0.1, socket_factory=lambda h, p, t: client)
+        out["connect"] = timed(quiet.connect)
+
+        client, server = socket.socketpair()
+
+        def accept() -> None:  # answer the upgrade, then never read again
+            proto = ServerProtocol()
+            while not (events := proto.events_received()):
+                proto.receive_data(server.recv(65536))
+            proto.send_response(proto.accept(events[0]))
+            server.sendall(b"".join(proto.data_to_send()))
+
+        gevent.spawn(accept)
+        stuck = Session(url, send_timeout=0.1, socket_factory=lambda h, p, t: client)
+        stuck.connect()
+
+        def fill() -> None:
+            while True:
+                stuck.send({"fill": "x" * 65536})
+
+        out["send"] = timed(fill)
+        return out
 
     raise ValueError(case)
 

@@ -34,8 +34,10 @@ FAST_HALT_SCHEDULE = E2E / "only_fast_halt.toml"
 STEADY_SCHEDULE = E2E / "only_steady.toml"
 QUICK_TIMEOUT_S = 240
 SHORT_TIMEOUT_S = 120
-KILL_AFTER_S = 3.0
+KILL_AFTER_S = 2.0
 """How long the killed run's load runs before its target is killed."""
+TARGET_UP = "bundled target listening on"
+"""What the plugin logs once the bundled target answers /healthz and the load starts."""
 
 
 @dataclass(frozen=True)
@@ -139,9 +141,9 @@ def killed_target_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kill
     target: psutil.Process | None = None
     try:
         deadline = time.monotonic() + 60
-        while target is None and proc.poll() is None and time.monotonic() < deadline:
-            target = bundled_target(proc.pid)
-            time.sleep(0.1)
+        while proc.poll() is None and time.monotonic() < deadline and TARGET_UP not in log.read_text():
+            time.sleep(0.1)  # killed while starting, the target would be "did not start", not "died"
+        target = bundled_target(proc.pid)
         assert target is not None, f"no bundled target among the run's processes:\n{log.read_text()[-4000:]}"
         time.sleep(KILL_AFTER_S)
         assert proc.poll() is None, f"the run ended before its target was killed:\n{log.read_text()[-4000:]}"

@@ -168,7 +168,13 @@ class BundledTarget:
         if code != 0:
             reason = f"bundled target exited with code {code} after SIGTERM{self._log_tail()}"
             return StopOutcome(code, False, reason, took)
+        self._remove_log()  # nothing to look at after a clean run; a failing one keeps its log, named above
         return StopOutcome(0, True, f"bundled target stopped cleanly in {took:.2f} s", took)
+
+    def _remove_log(self) -> None:
+        self._log.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.log_path)
 
     def kill(self) -> None:
         if self.proc is None or self.proc.poll() is not None:

@@ -28,6 +28,7 @@ import urllib.request
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import gevent
 import locust
@@ -39,12 +40,14 @@ from loadgen.bundled import BundledTarget, StartFailed, default_workers
 from loadgen.collector import REPORT_KEY
 from loadgen.context import run_context
 from loadgen.judge.evaluate import Verdict, run_check
+from loadgen.judge.junit import write_junit
 from loadgen.judge.results import RunMeta, ScenarioTally, build_results, utc_now, write_results
 from loadgen.judge.schedule import Schedule, check_scenarios, parse_schedule
 from loadgen.judge.table import render_table
 from loadgen.judge.thresholds import Thresholds, parse_thresholds
 from loadgen.metrics_scrape import ServerCounters, metrics_url, scrape
 from loadgen.shape import COMPLETED_ATTR, SCHEDULE_ATTR, ScheduleShape, scenario_classes
+from target_app import faults  # the fault names only: loads no server code
 
 __all__ = ["DEFAULT_RESULTS", "PROFILES", "default_schedule", "default_thresholds"]
 
@@ -145,6 +148,10 @@ def _scheduled_scenarios(environment: Any, state: RunState) -> set[str]:
 
 
 def _check_host(host: str) -> None:
+    if urlsplit(host).scheme not in ("ws", "wss", "http", "https") or not urlsplit(host).netloc:
+        raise exitcodes.UsageError(
+            f"--host {host}: not a base URL; expected ws://HOST:PORT or wss://HOST:PORT (http(s):// also accepted)"
+        )
     url = metrics_url(host).removesuffix("/metrics") + "/healthz"
     try:
         with urllib.request.urlopen(url, timeout=HEALTH_TIMEOUT_S) as resp:
@@ -153,7 +160,7 @@ def _check_host(host: str) -> None:
             problem = f"answered HTTP {resp.status}"
     except urllib.error.HTTPError as exc:
         problem = f"answered HTTP {exc.code}"
-    except (OSError, urllib.error.URLError) as exc:
+    except (OSError, urllib.error.URLError, ValueError) as exc:
         problem = f"is unreachable ({getattr(exc, 'reason', exc)})"
     raise exitcodes.UsageError(f"--host {host}: {url} {problem}; is the server running and is the URL right?")
 
@@ -173,6 +180,9 @@ def _on_init(environment: Any, **_: Any) -> None:
         thresholds, thresholds_path, schedule, schedule_path = _load_plan(environment)
         if environment.host and opts.fault:
             raise exitcodes.UsageError("--fault injects bugs into the bundled target: it cannot be used with --host")
+        fault_problem = faults.check(opts.fault)
+        if fault_problem:
+            raise exitcodes.UsageError(f"--fault: {fault_problem}")
         if environment.host:
             _check_host(environment.host)
         run_context(environment)  # builds the token source now: a bad --token-file is exit 2 before any load
@@ -292,6 +302,9 @@ def _on_quitting(environment: Any, **_: Any) -> None:
     if state is None or state.finished:
         return
     state.finished = True
+    # Until the verdict is written, this run counts as broken: an error below must not end in
+    # Locust's own exit code for a crashed handler.
+    environment.process_exit_code = exitcodes.BROKEN
     runner = environment.runner
     if isinstance(runner, MasterRunner) and runner.clients:
         runner.quit()  # workers send their last report on "quit": collect it before judging
@@ -312,13 +325,15 @@ def _on_quitting(environment: Any, **_: Any) -> None:
     verdicts = [Verdict.from_dict(v) for v in doc["verdicts"]]
     sys.stdout.write("\n" + render_table(verdicts, doc) + "\n")
     opts = environment.parsed_options
-    write_results(opts.results, doc)
-    sys.stdout.write(f"results: {os.path.abspath(opts.results)}\n")
-    if opts.junit:
-        from loadgen.judge.junit import write_junit
-
-        write_junit(opts.junit, doc)
-        sys.stdout.write(f"junit: {os.path.abspath(opts.junit)}\n")
+    try:
+        write_results(opts.results, doc)
+        sys.stdout.write(f"results: {os.path.abspath(opts.results)}\n")
+        if opts.junit:
+            write_junit(opts.junit, doc)
+            sys.stdout.write(f"junit: {os.path.abspath(opts.junit)}\n")
+    except OSError as exc:
+        sys.stderr.write(f"wsrace: could not write the results: {exc}\n")
+        return  # the exit code stays BROKEN: results that were not written are never a pass
     sys.stdout.flush()
     if state.run_error:
         environment.process_exit_code = exitcodes.BROKEN

@@ -41,7 +41,7 @@ ESCALATION_GRACE_S: Final = 1.0
 STABLE_AFTER_S: Final = 5.0
 """A worker that ran this long before dying is restarted at once; sooner, with a growing delay."""
 MAX_RESTART_DELAY_S: Final = 5.0
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BROKEN = 0, 1, 2, 3  # wsrace's exit-code contract
 
 
 @dataclass(eq=False)
@@ -104,7 +104,7 @@ class Supervisor:
             self.workers[index] = await self._spawn(index)
         if not await self._all_ready():
             await self._stop_all()
-            return EXIT_FAILED
+            return EXIT_BROKEN  # the server never came up: nothing was judged, the run broke
         line = {"event": "listening", "host": self.config.host, "port": self.config.port,
                 "workers": self.config.workers, "pid": os.getpid()}
         sys.stdout.write(json.dumps(line) + "\n")

@@ -110,10 +110,6 @@ def test_run_against_an_unreachable_host_exits_2_naming_it(tmp_path: Path) -> No
     assert not (tmp_path / "r.json").exists()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "contract violation in loadgen/plugin.py _check_host: urllib raises ValueError ('unknown url type') "
-    "for a --host without a scheme; only OSError/URLError are caught, so Locust prints a traceback, exits 1, "
-    "and wsrace run reports a broken run (3) instead of bad input (2)"))
 def test_run_with_a_malformed_host_exits_2(tmp_path: Path) -> None:
     """--host that is not a URL is bad input: exit 2 naming it, no traceback."""
     finished = run_wsrace("run", "--host", "not-a-url", "--schedule", str(FAST_HALT_SCHEDULE), "--results", "r.json",

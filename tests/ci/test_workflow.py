@@ -20,6 +20,7 @@ from tests.ci.workflow import (
     job_steps,
     load_workflow,
     markdown_table,
+    readme_ci_section,
     run_step,
     step_summary,
     triggers,
@@ -140,6 +141,13 @@ def test_docs_show_exactly_the_workflows_commands() -> None:
     assert commands(blocks[0]) == expected
     used = {argv[1] for block in blocks for argv in commands(block) if argv[0] == "wsrace"}
     assert used == {"run", "compare", "check"}  # each of them is run by a test of tests/ci
+
+
+def test_readme_ci_section_shows_the_same_commands() -> None:
+    """README's CI section shows exactly docs/ci.md's run/compare and check commands, in order."""
+    readme = [commands(block) for block in doc_blocks("sh", readme_ci_section())]
+    docs = [commands(block) for block in doc_blocks("sh")]
+    assert readme == docs[: len(readme)] and len(readme) >= 2
 
 
 def test_docs_compare_command_works_as_written(workflow_run: WorkflowRun, tmp_path: Path) -> None:

@@ -71,10 +71,17 @@ def wsrace_steps(workflow: dict[Any, Any]) -> list[dict[str, Any]]:
     return [step for step in job_steps(workflow) if wsrace_commands(step.get("run", ""))]
 
 
-def doc_blocks(lang: str) -> list[str]:
-    """The bodies of docs/ci.md's fenced code blocks tagged ``lang``, in order."""
-    text = CI_DOC.read_text(encoding="utf-8")
+def doc_blocks(lang: str, text: str | None = None) -> list[str]:
+    """The bodies of fenced code blocks tagged ``lang``, in order, in ``text`` (default: docs/ci.md)."""
+    if text is None:
+        text = CI_DOC.read_text(encoding="utf-8")
     return re.findall(rf"^```{re.escape(lang)}\n(.*?)^```", text, flags=re.MULTILINE | re.DOTALL)
+
+
+def readme_ci_section() -> str:
+    """The text of README.md's "Running in CI" section."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return text.split("## Running in CI", 1)[1].split("\n## ", 1)[0]
 
 
 def markdown_table(text: str) -> list[list[str]]:

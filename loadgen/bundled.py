@@ -24,8 +24,9 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["BundledTarget", "StartFailed", "StopOutcome", "default_workers"]
+__all__ = ["BundledTarget", "StartFailed", "StopOutcome", "default_workers", "read_listening"]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,32 @@ class StopOutcome:
 def default_workers() -> int:
     """Target worker processes for this machine: half the cores, at least 1 (the load needs the rest)."""
     return max(1, (os.cpu_count() or 2) // 2)
+
+
+def read_listening(proc: subprocess.Popen[bytes], deadline: float) -> dict[str, Any]:
+    """The target's one machine-readable ``{"event": "listening", ...}`` line, read by ``deadline``.
+
+    Reads the raw pipe (no buffered readline that could block on half a line) and raises
+    :class:`StartFailed` if the process ends first or prints something else.
+    """
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    buffered = b""
+    while b"\n" not in buffered:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise StartFailed("no listening line in time")
+        readable, _, _ = select.select([fd], [], [], remaining)
+        if not readable:
+            continue
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            raise StartFailed(f"exited (code {proc.wait(5)}) before listening")
+        buffered += chunk
+    line = buffered.split(b"\n", 1)[0].decode(errors="replace")
+    if not line.startswith(LISTENING_PREFIX):
+        raise StartFailed(f"unexpected first line on stdout: {line!r}")
+    return dict(json.loads(line))
 
 
 def _die_with_parent() -> None:
@@ -117,21 +144,11 @@ class BundledTarget:
         return self.host
 
     def _read_port(self, deadline: float) -> int:
-        assert self.proc is not None and self.proc.stdout is not None
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise StartFailed(f"bundled target printed no listening line in time{self._log_tail()}")
-            ready, _, _ = select.select([self.proc.stdout], [], [], min(remaining, 0.5))
-            if not ready:
-                if self.proc.poll() is not None:
-                    raise StartFailed(f"bundled target exited with code {self.proc.returncode}{self._log_tail()}")
-                continue
-            line = self.proc.stdout.readline().decode(errors="replace")
-            if not line:
-                raise StartFailed(f"bundled target closed its output (exit {self.proc.wait()}){self._log_tail()}")
-            if line.startswith(LISTENING_PREFIX):
-                return int(json.loads(line)["port"])
+        assert self.proc is not None
+        try:
+            return int(read_listening(self.proc, deadline)["port"])
+        except StartFailed as exc:
+            raise StartFailed(f"bundled target: {exc}{self._log_tail()}") from None
 
     def _wait_healthy(self, deadline: float) -> None:
         url = f"http://127.0.0.1:{self.port}/healthz"

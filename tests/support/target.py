@@ -13,9 +13,7 @@ Its stderr goes to a file, readable with :meth:`Target.logs` (startup failures q
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -26,11 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from loadgen import bundled
+from loadgen.bundled import read_listening
 from loadgen.protocol.tokens import DEV_SECRET, SECRET_ENV
 
 __all__ = ["StartFailed", "Target", "running_target"]
-
-LISTENING_PREFIX = '{"event": "listening"'
 
 
 class StartFailed(AssertionError):
@@ -89,26 +87,10 @@ def kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _read_listening(proc: subprocess.Popen[bytes], deadline: float, log_path: Path) -> dict[str, Any]:
-    assert proc.stdout is not None
-    fd = proc.stdout.fileno()
-    buffered = b""
-    while b"\n" not in buffered:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise StartFailed(f"no listening line in time.\n{tail(log_path.read_text())}")
-        readable, _, _ = select.select([fd], [], [], remaining)
-        if not readable:
-            continue
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            raise StartFailed(
-                f"target exited (code {proc.wait(5)}) before listening.\n{tail(log_path.read_text())}"
-            )
-        buffered += chunk
-    line = buffered.split(b"\n", 1)[0].decode()
-    if not line.startswith(LISTENING_PREFIX):
-        raise StartFailed(f"unexpected first stdout line {line!r}")
-    return dict(json.loads(line))
+    try:
+        return read_listening(proc, deadline)
+    except bundled.StartFailed as exc:
+        raise StartFailed(f"target: {exc}.\n{tail(log_path.read_text(errors='replace'))}") from None
 
 
 @contextlib.contextmanager

@@ -129,10 +129,13 @@ def main(argv: Sequence[str]) -> int:
     with contextlib.suppress(FileNotFoundError):
         results.unlink()
     cmd = locust_command(args, passthrough)
-    # Ctrl-C reaches Locust directly (same process group); we wait for it to write the results.
+    # Ctrl-C reaches Locust directly (same process group) and Locust writes the results; we only
+    # wait. SIGINT is ignored here *after* Locust started: an ignored signal is inherited across
+    # exec, and a Locust started with SIGINT ignored would never stop on Ctrl-C.
+    proc = subprocess.Popen(cmd, env=dict(os.environ))
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        code = subprocess.call(cmd, env=dict(os.environ))
+        code = proc.wait()
     finally:
         signal.signal(signal.SIGINT, previous)
     return _verdict_code(code, results)

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 import uvloop
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
 
 __all__ = ["main"]
 
@@ -32,8 +33,11 @@ BACKLOG = 4096
 
 
 async def _echo(ws: ServerConnection) -> None:
-    async for message in ws:
-        await ws.send(message)
+    try:
+        async for message in ws:
+            await ws.send(message)
+    except ConnectionClosed:  # a generator that exits drops its connections: not worth a traceback
+        pass
 
 
 async def _serve(host: str, port: int) -> int:

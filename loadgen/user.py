@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
+import gevent
 from gevent import GreenletExit
 from locust import User, constant
 from locust.exception import StopUser
@@ -29,7 +30,7 @@ from locust.exception import StopUser
 from loadgen import plugin  # noqa: F401 - registers wsrace's options and verdict with Locust
 from loadgen.client import AUTH_MODES, AuthMode, ProtocolClient
 from loadgen.context import run_context
-from loadgen.errors import ScenarioFailure
+from loadgen.errors import ScenarioFailure, StepTimeout
 
 __all__ = ["ITERATION", "RaceUser"]
 
@@ -105,27 +106,32 @@ class RaceUser(User):
     def iteration(self) -> Iterator[None]:
         """One unit of the scenario's error rate (see the module docstring)."""
         started = time.perf_counter()
-        tally = self.ctx.collector
         try:
             yield
         except ScenarioFailure as exc:
-            tally.failure(self.scenario, exc.kind)
-            self.report(ITERATION, started, exc)
-            self._drop_clients()
+            self._iteration_failed(started, exc.kind, exc)
         except (GreenletExit, StopUser):
-            tally.interrupted(self.scenario)
+            self.ctx.collector.interrupted(self.scenario)
             self._drop_clients()
             raise
+        except gevent.Timeout as exc:
+            # A gevent deadline in scenario code that nothing turned into a StepTimeout. It is a
+            # BaseException: uncaught, it would end the user and lose the iteration.
+            failure = StepTimeout(f"{self.scenario} (gevent deadline)", float(exc.seconds or 0))
+            self._iteration_failed(started, failure.kind, failure)
         except Exception as exc:
             # A bug in scenario code, not a server finding: count it so results are never lost, and
             # let Locust log the traceback.
-            tally.failure(self.scenario, "client_error")
-            self.report(ITERATION, started, exc)
-            self._drop_clients()
+            self._iteration_failed(started, "client_error", exc)
             raise
         else:
-            tally.success(self.scenario)
+            self.ctx.collector.success(self.scenario)
             self.report(ITERATION, started, None)
+
+    def _iteration_failed(self, started: float, kind: str, exc: BaseException) -> None:
+        self.ctx.collector.failure(self.scenario, kind)
+        self.report(ITERATION, started, exc)
+        self._drop_clients()
 
     # ------------------------------------------------------------------ clients
 

@@ -44,7 +44,9 @@ def _send_until_closed(client: ProtocolClient, count: int) -> BaseException | No
     try:
         for n in range(count):
             client.session.send({"op": "echo", "data": n})
-            gevent.idle()  # let the closing greenlet in between sends: that is the race
+            # Yield, so the closing greenlet can run between two sends: that is the race. (Not
+            # gevent.idle(): it waits for an idle loop, which a busy generator may not see for seconds.)
+            gevent.sleep(0)
     except SessionClosedError:
         return None
     except Exception as exc:  # anything else is the session failing a racing send uncleanly
@@ -88,7 +90,11 @@ class SendAfterCloseUser(RaceUser):
         sender = gevent.spawn(_send_until_closed, client, SENDS)
         gevent.sleep(random.uniform(0, 0.003))
         code = client.close(1000, timeout=CLOSE_TIMEOUT_S)
-        problem = sender.get(timeout=CLOSE_TIMEOUT_S)
+        try:
+            problem = sender.get(timeout=CLOSE_TIMEOUT_S)
+        except gevent.Timeout:
+            sender.kill()
+            raise StepTimeout("close_while_sending: a send racing the close never returned", CLOSE_TIMEOUT_S) from None
         if problem is not None:
             raise BadReply(f"a send racing our close failed uncleanly: {problem!r}") from problem
         judge_close(code, client.session.close_reason_received or "", Expectation(), "after closing with 1000")

@@ -1,0 +1,78 @@
+"""RaceUser.iteration: every iteration ends in exactly one counted outcome, whatever escapes it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gevent
+import pytest
+from gevent import GreenletExit
+from locust import task
+from locust.env import Environment
+
+from loadgen.errors import SeqGap
+from loadgen.user import ITERATION, RaceUser
+
+
+class _User(RaceUser):
+    scenario = "unit"
+
+    @task
+    def nothing(self) -> None:
+        pass
+
+
+@pytest.fixture
+def user_and_events() -> tuple[_User, list[dict[str, Any]]]:
+    env = Environment(user_classes=[_User], host="ws://127.0.0.1:1")
+    events: list[dict[str, Any]] = []
+    env.events.request.add_listener(lambda **kwargs: events.append(kwargs))
+    return _User(env), events
+
+
+def _tally(user: _User):
+    return user.ctx.collector.tallies()["unit"]
+
+
+def test_a_finished_block_is_one_success(user_and_events) -> None:
+    """No exception: one success, one iteration event without exception."""
+    user, events = user_and_events
+    with user.iteration():
+        pass
+    assert _tally(user).successes == 1
+    assert [(e["name"], e["exception"]) for e in events] == [(ITERATION, None)]
+
+
+def test_a_scenario_failure_is_counted_by_kind_and_ends_the_iteration(user_and_events) -> None:
+    """A ScenarioFailure fails the iteration with its kind and does not propagate."""
+    user, events = user_and_events
+    with user.iteration():
+        raise SeqGap(3, 5)
+    assert dict(_tally(user).failures_by_kind) == {"seq_gap": 1}
+    assert isinstance(events[-1]["exception"], SeqGap)
+
+
+def test_a_stray_gevent_timeout_is_a_timeout_failure(user_and_events) -> None:
+    """gevent.Timeout is a BaseException: it must still be counted, not end the user."""
+    user, _ = user_and_events
+    with user.iteration():
+        raise gevent.Timeout(2.0)
+    assert dict(_tally(user).failures_by_kind) == {"timeout": 1}
+
+
+def test_a_stopped_user_is_interrupted_never_a_success(user_and_events) -> None:
+    """GreenletExit (Locust stopping the user) counts as interrupted and propagates."""
+    user, events = user_and_events
+    with pytest.raises(GreenletExit), user.iteration():
+        raise GreenletExit()
+    tally = _tally(user)
+    assert (tally.interrupted, tally.successes, tally.failures) == (1, 0, 0)
+    assert events == []
+
+
+def test_a_bug_in_scenario_code_is_counted_and_propagates(user_and_events) -> None:
+    """Any other exception is a client_error failure (results never lost) and reaches Locust's log."""
+    user, _ = user_and_events
+    with pytest.raises(ZeroDivisionError), user.iteration():
+        1 / 0  # noqa: B018
+    assert dict(_tally(user).failures_by_kind) == {"client_error": 1}

@@ -1,56 +1,33 @@
 """The reporting path the benchmark measures, ``RaceUser.step``: one Locust request event per
-step, a scenario failure reported on the step and re-raised, anything else never reported."""
+step, a scenario failure reported on the step and re-raised, anything else never reported.
+
+Each check runs in a child process (:mod:`tests.bench.report_path_check`), where Locust is
+imported and gevent patches everything first, as in a Locust run, and never in this one."""
 
 from __future__ import annotations
 
-from typing import Any
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
-from gevent import GreenletExit
-from locust import task
-from locust.env import Environment
 
-from loadgen.errors import StepTimeout
-from loadgen.user import RaceUser
+ROOT = Path(__file__).resolve().parents[2]
 
 
-class _User(RaceUser):
-    scenario = "bench"
-
-    @task
-    def nothing(self) -> None:
-        pass
-
-
-@pytest.fixture
-def fired() -> tuple[_User, list[dict[str, Any]]]:
-    env = Environment(user_classes=[_User], host="ws://127.0.0.1:1")
-    events: list[dict[str, Any]] = []
-    env.events.request.add_listener(lambda **kwargs: events.append(kwargs))
-    return _User(env), events
+# The names of report_path_check.CHECKS (importing it here would patch this process).
+CHECKS = (
+    "success_is_one_event",
+    "failure_is_reported_and_propagates",
+    "bug_propagates_unreported",
+    "stop_propagates_unreported",
+)
 
 
-def test_a_step_that_succeeds_is_one_event(fired: tuple[_User, list[dict[str, Any]]]) -> None:
-    user, events = fired
-    with user.step("echo"):
-        pass
-    (event,) = events
-    assert (event["request_type"], event["name"], event["exception"]) == ("bench", "echo", None)
-    assert event["response_time"] >= 0
-
-
-def test_a_failure_is_reported_on_the_step_and_propagates(fired: tuple[_User, list[dict[str, Any]]]) -> None:
-    user, events = fired
-    failure = StepTimeout("echo", 1.0)
-    with pytest.raises(StepTimeout) as raised, user.step("echo"):
-        raise failure
-    assert raised.value is failure
-    assert [e["exception"] for e in events] == [failure]
-
-
-@pytest.mark.parametrize("exc", [ValueError("a bug"), GreenletExit()])
-def test_other_exceptions_propagate_unreported(exc: BaseException, fired: tuple[_User, list[dict[str, Any]]]) -> None:
-    user, events = fired
-    with pytest.raises(type(exc)), user.step("echo"):
-        raise exc
-    assert events == []
+@pytest.mark.parametrize("check", CHECKS)
+def test_step_reporting(check: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.bench.report_path_check", check],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stdout + done.stderr

@@ -228,6 +228,20 @@ def unverified_ssl_context() -> ssl.SSLContext:
     return context
 
 
+def _new_lock() -> Any:
+    """``threading.Lock()``, or under gevent's monkey patch the gevent semaphore it is built on.
+
+    gevent's ``threading.Lock`` is its ``BoundedSemaphore`` with an ``acquire`` written in Python
+    that only re-checks the arguments; a session takes two locks per round trip, and the shim was
+    a tenth of the session's own instructions (callgrind: 5.9k a lock cycle against 4.1k)."""
+    lock_type = threading.Lock
+    if getattr(lock_type, "__module__", None) == "gevent.thread":
+        from gevent.lock import BoundedSemaphore
+
+        return BoundedSemaphore(1)
+    return lock_type()
+
+
 class _WaitTimedOut(TimeoutError):
     """A wait's deadline passed (raised into the waiting greenlet by a gevent timer)."""
 
@@ -279,9 +293,9 @@ class Session:
         # _plock: the protocol object and the flags, never held across I/O. _wlock: the socket's
         # write side, held across a write. _rlock: the socket's read side, held across a read.
         # Order: _rlock, then _wlock, then _plock.
-        self._plock = threading.Lock()
-        self._wlock = threading.Lock()
-        self._rlock = threading.Lock()
+        self._plock = _new_lock()
+        self._wlock = _new_lock()
+        self._rlock = _new_lock()
         # Protocol output from the read side (pongs, the close reply) waiting for the write side:
         # a reader never waits for a writer stuck on a peer that does not read.
         self._out: list[bytes] = []
@@ -551,6 +565,18 @@ class Session:
         assert sock is not None
         timer = None
         try:
+            if self._loop is not None and not self._uri.secure:
+                # A write nearly always fits in the socket's buffer at once: try it without
+                # waiting (gevent's timeout argument 0.0), and arm a timer only for the rest.
+                # Not over TLS, where gevent's send ignores that argument.
+                try:
+                    sent = sock.send(data, 0, 0.0)  # type: ignore[call-arg]
+                except BlockingIOError:
+                    sent = 0
+                if sent != len(data):
+                    timer = self._gevent_timer(self.send_timeout)
+                    sock.sendall(memoryview(data)[sent:])
+                return
             if self._loop is not None:
                 timer = self._gevent_timer(self.send_timeout)
             elif self._timeout != self.send_timeout:

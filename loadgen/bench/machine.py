@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -38,8 +39,19 @@ def load_average() -> str:
         return "unknown"
 
 
+def _commit() -> str:
+    """The wsrace commit benchmarked (``git describe --always --dirty``), if this is a checkout."""
+    try:
+        done = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=Path(__file__).parent,
+                              capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return done.stdout.strip() or "unknown"
+
+
 def describe() -> dict[str, Any]:
     return {
+        "wsrace_commit": _commit(),
         "load_average_at_start": load_average(),
         "cpu_model": _cpu_model(),
         "nproc": os.cpu_count(),

@@ -157,7 +157,8 @@ def render(summary: Summary, plan: Mapping[str, Any], machine: Mapping[str, Any]
         f"machine: {machine.get('cpu_model')}, {machine.get('nproc')} cores ({plan['cores']}); "
         f"Python {machine.get('python')}, locust {machine.get('locust')}, gevent {machine.get('gevent')}, "
         f"websockets {machine.get('websockets')}, uvloop {machine.get('uvloop')}; "
-        f"load average {machine.get('load_average_at_start')} at start, {machine.get('load_average_at_end')} at end",
+        f"load average {machine.get('load_average_at_start')} at start, {machine.get('load_average_at_end')} at end; "
+        f"wsrace {machine.get('wsrace_commit')}",
     ]
     for name, workload in WORKLOADS.items():
         if name not in plan["workloads"]:

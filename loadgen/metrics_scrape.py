@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from loadgen.protocol import metrics
 
-__all__ = ["ServerCounters", "metrics_url", "scrape"]
+__all__ = ["ServerCounters", "http_url", "metrics_url", "scrape"]
 
 SCRAPE_TIMEOUT_S = 5.0
 
@@ -30,12 +30,17 @@ class ServerCounters:
         )
 
 
-def metrics_url(host: str) -> str:
+def http_url(host: str, path: str) -> str:
+    """The plain-HTTP URL of ``path`` on a server given by its base URL (ws:// -> http://, wss:// -> https://)."""
     base = host.rstrip("/")
     for ws, http in (("ws://", "http://"), ("wss://", "https://")):
         if base.startswith(ws):
             base = http + base[len(ws) :]
-    return base + "/metrics"
+    return base + path
+
+
+def metrics_url(host: str) -> str:
+    return http_url(host, "/metrics")
 
 
 def parse(text: str) -> ServerCounters:

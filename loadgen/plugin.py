@@ -45,7 +45,7 @@ from loadgen.judge.results import RunMeta, ScenarioTally, build_results, utc_now
 from loadgen.judge.schedule import Schedule, check_scenarios, parse_schedule
 from loadgen.judge.table import render_table
 from loadgen.judge.thresholds import Thresholds, parse_thresholds
-from loadgen.metrics_scrape import ServerCounters, metrics_url, scrape
+from loadgen.metrics_scrape import ServerCounters, http_url, metrics_url, scrape
 from loadgen.shape import COMPLETED_ATTR, SCHEDULE_ATTR, ScheduleShape, scenario_classes
 from target_app import faults  # the fault names only: loads no server code
 
@@ -148,11 +148,12 @@ def _scheduled_scenarios(environment: Any, state: RunState) -> set[str]:
 
 
 def _check_host(host: str) -> None:
-    if urlsplit(host).scheme not in ("ws", "wss", "http", "https") or not urlsplit(host).netloc:
+    parts = urlsplit(host)
+    if parts.scheme not in ("ws", "wss", "http", "https") or not parts.netloc:
         raise exitcodes.UsageError(
             f"--host {host}: not a base URL; expected ws://HOST:PORT or wss://HOST:PORT (http(s):// also accepted)"
         )
-    url = metrics_url(host).removesuffix("/metrics") + "/healthz"
+    url = http_url(host, "/healthz")
     try:
         with urllib.request.urlopen(url, timeout=HEALTH_TIMEOUT_S) as resp:
             if resp.status == 200:

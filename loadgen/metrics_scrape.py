@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from prometheus_client.parser import text_string_to_metric_families
 
 from loadgen.protocol import metrics
+from loadgen.urls import http_url
 
 __all__ = ["ServerCounters", "http_url", "metrics_url", "scrape"]
 
@@ -28,15 +29,6 @@ class ServerCounters:
             {k: v - before.values.get(k, 0.0) for k, v in self.values.items()},
             {k: v - before.closes.get(k, 0.0) for k, v in self.closes.items()},
         )
-
-
-def http_url(host: str, path: str) -> str:
-    """The plain-HTTP URL of ``path`` on a server given by its base URL (ws:// -> http://, wss:// -> https://)."""
-    base = host.rstrip("/")
-    for ws, http in (("ws://", "http://"), ("wss://", "https://")):
-        if base.startswith(ws):
-            base = http + base[len(ws) :]
-    return base + path
 
 
 def metrics_url(host: str) -> str:

@@ -28,7 +28,6 @@ import urllib.request
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import gevent
 import locust
@@ -45,8 +44,9 @@ from loadgen.judge.results import RunMeta, ScenarioTally, build_results, utc_now
 from loadgen.judge.schedule import Schedule, check_scenarios, parse_schedule
 from loadgen.judge.table import render_table
 from loadgen.judge.thresholds import Thresholds, parse_thresholds
-from loadgen.metrics_scrape import ServerCounters, http_url, metrics_url, scrape
+from loadgen.metrics_scrape import ServerCounters, metrics_url, scrape
 from loadgen.shape import COMPLETED_ATTR, SCHEDULE_ATTR, ScheduleShape, scenario_classes
+from loadgen.urls import base_url_problem, http_url
 from target_app import faults  # the fault names only: loads no server code
 
 __all__ = ["DEFAULT_RESULTS", "PROFILES", "default_schedule", "default_thresholds"]
@@ -148,11 +148,9 @@ def _scheduled_scenarios(environment: Any, state: RunState) -> set[str]:
 
 
 def _check_host(host: str) -> None:
-    parts = urlsplit(host)
-    if parts.scheme not in ("ws", "wss", "http", "https") or not parts.netloc:
-        raise exitcodes.UsageError(
-            f"--host {host}: not a base URL; expected ws://HOST:PORT or wss://HOST:PORT (http(s):// also accepted)"
-        )
+    problem = base_url_problem(host)
+    if problem:
+        raise exitcodes.UsageError(f"--host {host}: {problem}")
     url = http_url(host, "/healthz")
     try:
         with urllib.request.urlopen(url, timeout=HEALTH_TIMEOUT_S) as resp:

@@ -55,7 +55,6 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from time import perf_counter
 from typing import Any, Final
-from urllib.parse import quote, urlsplit, urlunsplit
 
 import orjson
 from websockets.client import ClientProtocol
@@ -71,7 +70,8 @@ except ImportError:  # websockets built without its C extension
     from websockets.utils import apply_mask as _apply_mask
 
 from loadgen.errors import BadReply, HandshakeFailed, SessionClosedError, StepTimeout
-from loadgen.protocol.wire import MAX_CLOSE_REASON_BYTES, WS_PATH
+from loadgen.protocol.wire import MAX_CLOSE_REASON_BYTES
+from loadgen.urls import ws_url
 
 __all__ = [
     "ConnectionEnded",
@@ -175,17 +175,6 @@ class ConnectionEnded(Exception):
         if sent_code is not None:
             text += f", sent {sent_code}"
         super().__init__(text)
-
-
-def ws_url(host: str, *, token: str | None = None, path: str = WS_PATH) -> str:
-    """The WebSocket URL of a target given as a base URL: ``ws://h:p``, ``wss://``, or Locust's
-    ``http(s)://`` ``--host``. ``token`` goes into ``?token=`` (PROTOCOL.md, authentication)."""
-    parts = urlsplit(host)
-    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
-    if scheme not in ("ws", "wss") or not parts.netloc:
-        raise ValueError(f"not a ws://, wss:// or http(s):// base URL: {host!r}")
-    query = f"token={quote(token, safe='')}" if token is not None else ""
-    return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + path, query, ""))
 
 
 def tcp_connect(host: str, port: int, timeout: float) -> socket.socket:

@@ -58,6 +58,14 @@ def advance(current: JobState, steps: int) -> JobState:
     return JobState(target, nxt)
 
 
+def reachable(state: JobState, steps: int) -> bool:
+    """Whether a job of ``steps`` steps is ever in ``state``: the walk from :func:`initial_state`
+    through :func:`advance` passes running 0 .. steps-1, then halted at step ``steps``."""
+    if state.state == HALTED:
+        return state.step == steps
+    return state.state == RUNNING and 0 <= state.step < steps
+
+
 @dataclass(slots=True)
 class Job:
     id: str

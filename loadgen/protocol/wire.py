@@ -1,7 +1,9 @@
-"""Message shapes of PROTOCOL.md version 1: parsing and validating client ops, building server messages.
+"""Message shapes of PROTOCOL.md version 1: building and parsing client ops, building and checking
+server messages.
 
-Pure: no sockets, no asyncio, no gevent. The target app feeds it the text of each frame; the load
-side uses the builders and :func:`check_server_message` to judge replies.
+Pure: no sockets, no asyncio, no gevent. The target app feeds it the text of each frame and builds its
+replies with the server builders; the load side (and the target's tests) build ops with the client-op
+builders and judge replies with :func:`check_server_message`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from typing import Any, Final
 
 import orjson
 
-PROTOCOL_VERSION: Final = 1
 WS_PATH: Final = "/ws"
 
 MAX_STEPS: Final = 1000
@@ -27,8 +28,6 @@ UNKNOWN_OP: Final = "unknown_op"
 UNAUTHORIZED: Final = "unauthorized"
 FORBIDDEN: Final = "forbidden"
 NOT_FOUND: Final = "not_found"
-
-OPS: Final = ("auth", "echo", "start", "subscribe", "close", "burst")
 
 
 # --------------------------------------------------------------------------- client ops
@@ -184,6 +183,45 @@ def _parse_op(op: str, msg: dict[str, Any], msg_id: int | None) -> Op | BadInput
             return BadInput(BAD_REQUEST, "field 'token' must be a string")
         return Auth(token, msg_id)
     return BadInput(UNKNOWN_OP, f"unknown op {op!r}")
+
+
+# --------------------------------------------------------------------------- client-op builders
+# Each returns the op as a dict ready to send. ``msg_id`` None leaves ``id`` out (the protocol reads a
+# missing id as null; :class:`loadgen.client.ProtocolClient` numbers an op without one).
+
+
+def _op(op: str, msg_id: int | None, fields: dict[str, Any]) -> dict[str, Any]:
+    message: dict[str, Any] = {"op": op}
+    if msg_id is not None:
+        message["id"] = msg_id
+    message.update(fields)
+    return message
+
+
+def auth_op(token: str) -> dict[str, Any]:
+    """The in-band authentication message: the first a client sends when no token went in the handshake."""
+    return {"op": "auth", "token": token}
+
+
+def echo_op(data: Any, msg_id: int | None = None) -> dict[str, Any]:
+    return _op("echo", msg_id, {"data": data})
+
+
+def start_op(steps: int, step_ms: int, msg_id: int | None = None) -> dict[str, Any]:
+    return _op("start", msg_id, {"steps": steps, "step_ms": step_ms})
+
+
+def subscribe_op(job: str, msg_id: int | None = None) -> dict[str, Any]:
+    return _op("subscribe", msg_id, {"job": job})
+
+
+def close_op(code: int, reason: str | None = None, msg_id: int | None = None) -> dict[str, Any]:
+    """Ask the server to close with ``code``; ``reason`` None sends none (the server's default is empty)."""
+    return _op("close", msg_id, {"code": code} if reason is None else {"code": code, "reason": reason})
+
+
+def burst_op(count: int, size: int, msg_id: int | None = None) -> dict[str, Any]:
+    return _op("burst", msg_id, {"count": count, "size": size})
 
 
 # --------------------------------------------------------------------------- server messages

@@ -31,6 +31,18 @@ def test_advancing_a_halted_job_is_an_illegal_move() -> None:
         jobs.advance(JobState(HALTED, 3), 3)
 
 
+@pytest.mark.parametrize("steps", [0, 1, 2, 4])
+def test_reachable_states_are_those_the_table_walks_through(steps: int) -> None:
+    """reachable() accepts exactly the states advance() passes from the initial state, for any state tried."""
+    walked = {jobs.initial_state(steps)}
+    state = jobs.initial_state(steps)
+    while state.state != HALTED:
+        state = jobs.advance(state, steps)
+        walked.add(state)
+    tried = {JobState(s, i) for s in (RUNNING, HALTED, "paused") for i in range(-1, steps + 2)}
+    assert {s for s in tried if jobs.reachable(s, steps)} == walked
+
+
 def test_subscribe_registers_and_snapshots_in_one_step() -> None:
     """A running job's subscriber is registered with the snapshot; a halted one gets only it."""
     reg = JobRegistry()

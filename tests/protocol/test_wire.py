@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from loadgen.protocol import wire
-from loadgen.protocol.wire import BadInput, Burst, Close, Echo, Start, Subscribe
+from loadgen.protocol.wire import Auth, BadInput, Burst, Close, Echo, Start, Subscribe
 
 
 @pytest.mark.parametrize(
@@ -125,3 +125,27 @@ def test_builders_round_trip_through_the_checker() -> None:
         message["seq"] = seq
         text = wire.encode(message)
         assert wire.check_server_message(__import__("orjson").loads(text)) is None
+
+
+@pytest.mark.parametrize(
+    ("built", "expected"),
+    [
+        (wire.auth_op("t"), Auth("t")),
+        (wire.echo_op({"a": [1]}, 1), Echo(1, {"a": [1]})),
+        (wire.echo_op(None), Echo(None, None)),
+        (wire.start_op(3, 20, 2), Start(2, 3, 20)),
+        (wire.subscribe_op("j1", 3), Subscribe(3, "j1")),
+        (wire.close_op(4001, "bye", 4), Close(4, 4001, "bye")),
+        (wire.close_op(1000), Close(None, 1000, "")),
+        (wire.burst_op(10, 0, 5), Burst(5, 10, 0)),
+    ],
+)
+def test_client_op_builders_parse_as_the_op_they_name(built: dict[str, object], expected: object) -> None:
+    """An op built by the client-side builders is read by the server side as that op, fields and id."""
+    assert wire.parse_client_message(wire.encode(built)) == expected
+
+
+def test_an_op_built_without_an_id_carries_none() -> None:
+    """msg_id None leaves ``id`` out, so a client that numbers its ops can add one."""
+    assert "id" not in wire.echo_op(1) and "id" not in wire.close_op(4000)
+    assert "reason" not in wire.close_op(4000)

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from locust import task
 
-from loadgen.client import check_echo, judge_close
 from loadgen.errors import StepTimeout
+from loadgen.protocol import wire
 from loadgen.protocol.closecodes import Expectation
+from loadgen.protocol.conversation import check_echo, judge_close
 from loadgen.user import RaceUser
 
 PIPELINED = 3
@@ -28,7 +29,7 @@ class RapidConnectUser(RaceUser):
     def connect_pipeline_close(self) -> None:
         with self.iteration():
             mode = self.next_auth_mode()
-            sent = [{"op": "echo", "data": {"user": self.identity.user, "n": n}} for n in range(PIPELINED)]
+            sent = [wire.echo_op({"user": self.identity.user, "n": n}) for n in range(PIPELINED)]
             with self.step("connect"):
                 client = self.connect(mode=mode, pipeline=tuple(sent))
             with self.step("ready"):

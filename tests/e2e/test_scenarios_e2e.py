@@ -49,7 +49,7 @@ def test_quick_profile_passes_on_the_correct_app_with_two_processes(tmp_path: Pa
 FAULTS = [
     # fault, scenario built for it, error kinds any of which proves it was caught
     ("early-drop", "rapid_connect", {"timeout", "missed_event"}),
-    ("unsafe-close", "send_after_close", {"abnormal_close", "send_after_close_crash"}),
+    ("unsafe-close", "send_after_close", {"abnormal_close"}),
     ("lost-snapshot", "fast_halt", {"missed_event", "bad_reply"}),
     ("cross-talk", "fast_halt", {"foreign_event", "missed_event"}),
     ("lossy-queue", "steady", {"missed_event", "seq_gap"}),

@@ -174,7 +174,7 @@ def test_each_rule_names_its_failure_kind(broken: Callable[[], Any], kind: str) 
 
 def test_the_rules_cover_the_kinds_a_conversation_can_see() -> None:
     """The table exercises every kind except those only I/O can produce (handshake, deadline)."""
-    io_only = {"handshake_failed", "timeout", "send_after_close_crash"}
+    io_only = {"handshake_failed", "timeout"}
     assert {k for _, _, k in RULES} == set(KINDS) - io_only
 
 

@@ -1,7 +1,9 @@
 """A small asyncio protocol client for the target tests.
 
 Every wait has a deadline (``WAIT_S`` by default), every server message's ``seq`` is checked as it
-arrives (a gap or a repeat fails the test at once), and ``/metrics`` is read by name.
+arrives (a gap or a repeat fails the test at once) and ``ready`` is judged, by the same conversation
+rules the load side uses (:mod:`loadgen.protocol.conversation`); ``/metrics`` is read by name. Ops
+are built with :mod:`loadgen.protocol.wire`'s builders where the client sends them itself.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from loadgen.protocol import tokens
-from loadgen.protocol.sequence import SeqChecker
+from loadgen.protocol import tokens, wire
+from loadgen.protocol.conversation import Conversation, check_seq
 from target_app.ids import worker_of
 from tests.support.target import Target
 
@@ -42,9 +44,9 @@ def token(target: Target, user: str, **kwargs: Any) -> str:
 
 
 class Client:
-    def __init__(self, ws: ClientConnection) -> None:
+    def __init__(self, ws: ClientConnection, user: str) -> None:
         self.ws = ws
-        self.seq = SeqChecker()
+        self.conversation = Conversation(user)
         self.user: str | None = None
         self.session: str | None = None
 
@@ -76,17 +78,16 @@ class Client:
             sock.setblocking(False)
             await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", target.port))
             kwargs["sock"] = sock
-        client = cls(await connect(url, **kwargs))
+        client = cls(await connect(url, **kwargs), user)
         if auth == "inband":
-            await client.send({"op": "auth", "token": jwt})
+            await client.send(wire.auth_op(jwt))
         return client
 
     @classmethod
     async def ready(cls, target: Target, user: str = "alice", **kwargs: Any) -> Client:
-        """Connect and wait for ``ready``."""
+        """Connect and wait for ``ready``: the first message, seq 0, for ``user`` (the conversation's rule)."""
         client = await cls.open(target, user, **kwargs)
-        msg = await client.recv()
-        assert msg["type"] == "ready" and msg["seq"] == 0 and msg["user"] == user, msg
+        msg = client.conversation.first(await client._read(WAIT_S))
         client.user, client.session = msg["user"], msg["session"]
         return client
 
@@ -100,11 +101,16 @@ class Client:
     async def send_raw(self, data: str | bytes) -> None:
         await self.ws.send(data)
 
-    async def recv(self, timeout: float = WAIT_S) -> dict[str, Any]:
+    async def _read(self, timeout: float) -> dict[str, Any]:
         async with asyncio.timeout(timeout):
             raw = await self.ws.recv()
         msg: dict[str, Any] = orjson.loads(raw)
-        self.seq.check(msg.get("seq"))
+        return msg
+
+    async def recv(self, timeout: float = WAIT_S) -> dict[str, Any]:
+        """The next message; its ``seq`` must be the next one (``SeqGap`` / ``OutOfOrder`` otherwise)."""
+        msg = await self._read(timeout)
+        check_seq(self.conversation.seq, msg)
         return msg
 
     async def request(self, message: dict[str, Any], timeout: float = WAIT_S) -> dict[str, Any]:
@@ -122,7 +128,7 @@ class Client:
             try:
                 while True:
                     raw = await self.ws.recv()
-                    self.seq.check(orjson.loads(raw).get("seq"))
+                    check_seq(self.conversation.seq, orjson.loads(raw))
             except ConnectionClosed:
                 pass
         return self.ws.close_code

@@ -6,10 +6,12 @@ after a random delay; and a short multi-step job subscribed at once. The client 
 job halted — from the subscribe snapshot or from a later event — with every state in order, each
 event carrying its own ``user``.
 
-On a server with the bug (``--fault lost-snapshot``: the snapshot is stale and changes before the
-subscription are lost) the client waits for a ``halted`` that never comes: ``missed_event``. With
-``--fault cross-talk`` (events routed through shared state across an await) events reach the wrong
-connection: ``foreign_event`` on one side, ``missed_event`` on the other.
+On a server with the bug (``--fault lost-snapshot``: the snapshot is the state cached at the start,
+and changes before the subscription are lost) a fast halt is reported ``running`` — a state a job of
+0 steps never has: ``bad_reply`` at once — and a multi-step job's ``halted`` (or the steps before the
+subscription) never comes: ``missed_event``. With ``--fault cross-talk`` (events routed through
+shared state across an await) events reach the wrong connection: ``foreign_event`` on one side,
+``missed_event`` on the other.
 """
 
 from __future__ import annotations

@@ -4,9 +4,9 @@ Each iteration connects and authenticates (header, query string and in-band in t
 right behind the handshake / auth message *before* ``ready`` arrives, then expects ``ready`` first
 and every reply in order, closes with 1000 and checks the clean close; then again at once.
 
-On a server with the bug (``--fault early-drop``: messages that arrive before authentication
-completes are discarded, or handled as an anonymous user) the pipelined ops get no reply:
-``timeout`` / ``missed_event`` failures, or ``foreign_event`` if they were handled as someone else.
+On a server with the bug (``--fault early-drop`` discards messages that arrive before authentication
+completes) the pipelined ops get no reply: ``timeout`` when none is answered, ``missed_event`` when a
+later one is answered first. A server that handles them as someone else's shows ``foreign_event``.
 """
 
 from __future__ import annotations

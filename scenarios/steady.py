@@ -10,9 +10,10 @@ set before connecting) and pauses while reading. Without the small window, loopb
 swallow a whole burst at once and the server would never have to hold back.
 
 On a server with the bug (``--fault lossy-queue``: the outbound queue drops a message when it stays
-full for 100 ms) items go missing: ``missed_event`` / ``seq_gap``. ``--fault cross-talk`` shows as
-``foreign_event``; ``--fault global-lock`` (one lock held across awaits) as latency far above the
-thresholds, or ``timeout``.
+full for 100 ms) items go missing: ``missed_event`` / ``seq_gap``. ``--fault global-lock`` (one lock
+held across awaits) shows as latency far above the thresholds, or ``timeout``. (Another user's echo
+data would be ``foreign_event``; ``--fault cross-talk`` mixes state events only, which this scenario
+does not use: ``fast_halt`` catches it.)
 """
 
 from __future__ import annotations

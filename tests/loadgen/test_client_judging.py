@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -25,15 +26,27 @@ ME = "alice"
 
 
 class ScriptedSession:
-    """Returns scripted messages from recv(); a ConnectionEnded in the script is raised; then timeouts."""
+    """A SessionIO that returns scripted messages from recv(); a ConnectionEnded in the script is
+    raised; then timeouts."""
 
     def __init__(self, *script: dict[str, Any] | ConnectionEnded) -> None:
         self.script = deque(script)
-        self.sent: list[dict[str, Any]] = []
+        self.sent: list[Mapping[str, Any]] = []
         self.state = "open"
+        self.close_code_received: int | None = None
+        self.close_reason_received: str | None = None
 
-    def send(self, message: dict[str, Any]) -> None:
+    def connect(self, *, pipeline: Sequence[Mapping[str, Any] | str] = ()) -> float:
+        raise AssertionError("a scripted session is already open")
+
+    def send(self, message: Mapping[str, Any]) -> None:
         self.sent.append(message)
+
+    def close(self, code: int = 1000, reason: str = "", timeout: float = 5.0) -> int | None:
+        raise AssertionError("these tests never close from our side")
+
+    def abort(self) -> None:
+        self.state = "closed"
 
     def recv(self, timeout: float, step: str = "recv") -> dict[str, Any]:
         if not self.script:
@@ -45,7 +58,7 @@ class ScriptedSession:
 
 
 def client(*script: dict[str, Any] | ConnectionEnded) -> ProtocolClient:
-    return ProtocolClient(ScriptedSession(*script), ME, reply_timeout=0.01)  # type: ignore[arg-type]
+    return ProtocolClient(ScriptedSession(*script), ME, reply_timeout=0.01)
 
 
 def ready(seq: int = 0, user: str = ME) -> dict[str, Any]:
@@ -206,11 +219,11 @@ def test_sending_on_a_connection_the_server_closed_is_judged_by_its_code() -> No
 
     session = ScriptedSession(ready())
 
-    def refuse(message: dict[str, Any]) -> None:
+    def refuse(message: Mapping[str, Any]) -> None:
         raise SessionClosedError("closed", 1011)
 
     session.send = refuse  # type: ignore[method-assign]
-    c = ProtocolClient(session, ME, reply_timeout=0.01)  # type: ignore[arg-type]
+    c = ProtocolClient(session, ME, reply_timeout=0.01)
     c.expect_ready()
     with pytest.raises(AbnormalClose):
         c.send_op({"op": "echo", "data": 1})

@@ -6,29 +6,29 @@ no I/O: :class:`loadgen.client.ProtocolClient` reads and sends, and hands each m
 relies only on what the protocol promises, never on quirks of the bundled target, and raises one kind
 of :mod:`.errors`:
 
-=====================================================  ==================
-rule                                                   failure (kind)
-=====================================================  ==================
-a message of unknown type, or a field missing / wrong   ``bad_reply``
-first message not ``ready`` (``unauthorized``: refused) ``bad_reply`` (``auth_rejected``)
-close 1008 instead of ``ready``                         ``auth_rejected``
-``ready`` or a state event naming another user          ``foreign_event``
-``seq`` skipped / repeated or going back                ``seq_gap`` / ``out_of_order``
-an error without ``seq`` after ``ready``                ``bad_reply``
-a reply whose id answers no outstanding op              ``bad_reply``
-a later op answered before ours (ops run in order)      ``missed_event``
-an op answered with an error, or the wrong type         ``bad_reply``
-a state event for a job never subscribed to             ``foreign_event``
-a state event after the job halted, or a step back      ``out_of_order``
-a state event that skips steps                          ``missed_event``
-a state or snapshot the job's transitions never reach   ``bad_reply``
-no ``halted`` by the deadline                           ``missed_event``
-a burst item skipped / repeated                         ``missed_event`` / ``out_of_order``
-a burst item of unknown burst, or of the wrong size     ``bad_reply``
-an answer to an op sent after a ``close`` op            ``bad_reply``
-echo data changed (carrying another user's data)        ``bad_reply`` (``foreign_event``)
-a close code the step does not allow                    ``abnormal_close`` / ``unexpected_close``
-=====================================================  ==================
+=======================================================  =========================================
+rule                                                     failure (kind)
+=======================================================  =========================================
+a message of unknown type, or a field missing / wrong    ``bad_reply``
+first message not ``ready`` (``unauthorized``: refused)  ``bad_reply`` (``auth_rejected``)
+close 1008 instead of ``ready``                          ``auth_rejected``
+``ready`` or a state event naming another user           ``foreign_event``
+``seq`` skipped / repeated or going back                 ``seq_gap`` / ``out_of_order``
+an error without ``seq`` after ``ready``                 ``bad_reply``
+a reply whose id answers no outstanding op               ``bad_reply``
+a later op answered before ours (ops run in order)       ``missed_event``
+an op answered with an error, or the wrong type          ``bad_reply``
+a state event for a job never subscribed to              ``foreign_event``
+a state event after the job halted, or a step back       ``out_of_order``
+a state event that skips steps                           ``missed_event``
+a state or snapshot the job's transitions never reach    ``bad_reply``
+no ``halted`` by the deadline                            ``missed_event``
+a burst item skipped / repeated                          ``missed_event`` / ``out_of_order``
+a burst item of unknown burst, or of the wrong size      ``bad_reply``
+an answer to an op sent after a ``close`` op             ``bad_reply``
+echo data changed (carrying another user's data)         ``bad_reply`` (``foreign_event``)
+a close code the step does not allow                     ``abnormal_close`` / ``unexpected_close``
+=======================================================  =========================================
 
 Job states are judged through :mod:`.jobs`' transitions (:func:`.jobs.advance`,
 :func:`.jobs.reachable`), so the client and the target app share one state machine.

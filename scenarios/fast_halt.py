@@ -10,8 +10,8 @@ On a server with the bug (``--fault lost-snapshot``: the snapshot is the state c
 and changes before the subscription are lost) a fast halt is reported ``running`` — a state a job of
 0 steps never has: ``bad_reply`` at once — and a multi-step job's ``halted`` (or the steps before the
 subscription) never comes: ``missed_event``. With ``--fault cross-talk`` (events routed through
-shared state across an await) events reach the wrong connection: ``foreign_event`` on one side,
-``missed_event`` on the other.
+shared state across an await) another user's event reaches this connection in place of its own:
+``foreign_event`` (the step it replaced is lost too, but the foreign event fails the iteration first).
 """
 
 from __future__ import annotations

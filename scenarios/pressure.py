@@ -23,22 +23,25 @@ events fan out, while every connection is busy.
 
 Races it provokes, and the failure each produces on a buggy server:
 
-- **a state event pushed while the outgoing queue is busy** with burst items — a server that drops
-  ("volatile") updates then, stamping ``seq`` at write time (``--fault volatile-state``):
-  ``missed_event``, the lost change named (no ``seq_gap``: the numbering stays continuous);
+- **a state event pushed while the outgoing queue is busy** with burst items, its writer waiting on
+  a slow reader's socket — a server that skips ("volatile") updates then, stamping ``seq`` at write
+  time (``--fault volatile-state``): ``missed_event``, the lost change named (no ``seq_gap``: the
+  numbering stays continuous);
 - **a bounded queue that drops under a slow reader** (``--fault lossy-queue``): ``missed_event``
   (burst items, or events), or ``seq_gap``;
 - **fan-out to several connections of one user**, subscribed at different moments: a server that
-  keeps one subscriber per job and user, or registers it apart from the snapshot
-  (``--fault lost-snapshot``): ``missed_event`` on the connection left out, ``bad_reply`` for an
-  impossible snapshot;
-- **several jobs' events interleaved with items and replies on one connection**: an event routed
-  to the wrong connection or user (``--fault cross-talk``): ``foreign_event``; a reply lost or
-  overtaken behind the burst: ``missed_event``; a reordered change: ``out_of_order``;
-- **a slow reader that keeps making progress** closed as stalled: ``unexpected_close`` (1013); a
-  crash while sending to it: ``abnormal_close``;
+  delivers a job's events to one connection per user only: ``missed_event`` on the other; one that
+  takes the snapshot apart from registering the subscriber (``--fault lost-snapshot``):
+  ``missed_event`` for the changes that fell between;
+- **several jobs' events interleaved with items and replies on one connection**, many users' jobs
+  ticking at once: an event routed to the wrong connection or user (``--fault cross-talk``):
+  ``foreign_event`` (or ``out_of_order`` / ``missed_event`` for the own change it replaced); a reply
+  lost or overtaken behind the burst: ``missed_event``;
+- **a send racing a close, or a crash while sending to a slow reader** (``--fault unsafe-close``):
+  ``abnormal_close``; a slow reader that keeps making progress closed as stalled:
+  ``unexpected_close`` (1013);
 - **one lock held across awaits** (``--fault global-lock``): ``start`` and ``settle`` latency past the
-  thresholds, or ``missed_event`` at the deadline.
+  thresholds, and too few iterations.
 
 Timed steps: ``connect``, ``start`` (the jobs' ``started`` replies), ``settle`` (``A``: from its
 pipeline to nothing owed) and ``settle-peer`` (the same on ``B``).

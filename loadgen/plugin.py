@@ -30,7 +30,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import replace
-from typing import Any
+from typing import Any, NoReturn
 
 import gevent
 import locust
@@ -110,21 +110,22 @@ def _check_reachable(host: str) -> None:
     raise exitcodes.UsageError(f"--host {host}: {url} {problem}; is the server running and is the URL right?")
 
 
-def _exit(code: int, message: str) -> None:
+def _exit(code: int, message: str) -> NoReturn:
     sys.stderr.write(f"wsrace: {message}\n")
     sys.exit(code)
 
 
-def _start_target(opts: RunOptions) -> BundledTarget:
+def _start_target(opts: RunOptions) -> tuple[BundledTarget, str]:
+    """The bundled target, started, and its base URL; exits 2 or 3 if it does not start."""
     target = BundledTarget(workers=opts.target_workers or default_workers(), faults=opts.faults, secret=opts.secret)
     try:
-        target.start()
+        host = target.start()
     except StartFailed as exc:
         if getattr(exc, "bad_input", False):
             # The target refused its flags (faults that cannot be combined...): its message says why.
             _exit(exitcodes.BAD_INPUT, f"--fault: {exc}")
         _exit(exitcodes.BROKEN, f"the bundled target did not start: {exc}")
-    return target
+    return target, host
 
 
 @events.init.add_listener
@@ -146,11 +147,9 @@ def _on_init(environment: Any, **_: Any) -> None:
         tokens = token_source(opts.secret, opts.token_file, opts.token_command)  # a bad --token-file: exit 2 now
     except exitcodes.UsageError as exc:
         _exit(exitcodes.BAD_INPUT, str(exc))
-        return
     target = None
     if not environment.host:
-        target = _start_target(opts)
-        environment.host = target.host
+        target, environment.host = _start_target(opts)
     # The run starts here, with the target up: the context is made once, with every part of it.
     ctx = attach(environment, RunContext(opts, tokens, plan=plan, host=environment.host, target=target,
                                          poller=ServerPoller(environment.host)))

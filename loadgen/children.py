@@ -278,7 +278,10 @@ class Child:
                 if readable:
                     return True
             else:
-                info = os.waitid(os.P_PID, self.proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+                try:
+                    info = os.waitid(os.P_PID, self.proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+                except ChildProcessError:  # reaped already (gevent's SIGCHLD handler reaps for Popen)
+                    return True
                 if info is not None:
                     return True
                 time.sleep(min(0.01, remaining))

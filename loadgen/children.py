@@ -114,16 +114,20 @@ class Child:
         with tempfile.NamedTemporaryFile(prefix=f"wsrace-{name.replace(' ', '-')}-", suffix=".log",
                                          delete=False) as log:
             log_path = Path(log.name)
-            proc = subprocess.Popen(
-                list(cmd),
-                stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-                stdout=subprocess.PIPE if output == "pipe" else log,
-                stderr=log,
-                cwd=cwd,
-                env={**os.environ, **(env or {})},
-                start_new_session=True,
-                preexec_fn=_die_with_parent(death_signal, os.getpid()),
-            )
+            try:
+                proc = subprocess.Popen(
+                    list(cmd),
+                    stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                    stdout=subprocess.PIPE if output == "pipe" else log,
+                    stderr=log,
+                    cwd=cwd,
+                    env={**os.environ, **(env or {})},
+                    start_new_session=True,
+                    preexec_fn=_die_with_parent(death_signal, os.getpid()),
+                )
+            except BaseException:  # nothing started (no such program, a bad cwd): no log to keep
+                log_path.unlink(missing_ok=True)
+                raise
         return cls(name, proc, log_path, keep_log)
 
     def __enter__(self) -> Child:

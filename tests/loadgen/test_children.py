@@ -8,8 +8,10 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import textwrap
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -187,3 +189,11 @@ def test_leaving_the_block_kills_the_group_and_removes_the_log() -> None:
         assert child.log_path.read_text() == "kept"
     finally:
         child.log_path.unlink()
+
+
+def test_a_program_that_cannot_start_leaves_no_log(tmp_path: Path) -> None:
+    """No such program: the OS error surfaces and no log file is left behind."""
+    before = set(Path(tempfile.gettempdir()).glob("wsrace-no-such-*.log"))
+    with pytest.raises(FileNotFoundError):
+        Child.start([str(tmp_path / "no-such-program")], name="no such")
+    assert set(Path(tempfile.gettempdir()).glob("wsrace-no-such-*.log")) == before

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -87,17 +88,39 @@ def _readable(value: Any) -> bool:
     return True
 
 
+def text_depth(text: str) -> int:
+    """The deepest nesting of brackets and braces outside strings."""
+    deepest = level = 0
+    in_string = escaped = False
+    for c in text:
+        if in_string:
+            escaped, in_string = (False, True) if escaped else (c == "\\", c != '"')
+        elif c == '"':
+            in_string = True
+        elif c in "[{":
+            level += 1
+            deepest = max(deepest, level)
+        elif c in "]}":
+            level -= 1
+    return deepest
+
+
 def load(text: str | bytes) -> tuple[bool, Any]:
     """(True, value) for a JSON text the protocol reads, else (False, None)."""
     try:
         if isinstance(text, bytes):
             text = text.decode("utf-8")
-        value = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, _NotJson, RecursionError):
+        if text_depth(text) > MAX_DEPTH:
+            return False, None
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(limit, 4 * MAX_DEPTH))  # json recurses once per level
+        try:
+            value = json.loads(text, parse_constant=_reject_constant)
+        finally:
+            sys.setrecursionlimit(limit)
+    except (ValueError, _NotJson):
         return False, None
-    if depth(value) > MAX_DEPTH or not _readable(value):
-        return False, None
-    return True, value
+    return (True, value) if _readable(value) else (False, None)
 
 
 def is_int(value: Any) -> bool:

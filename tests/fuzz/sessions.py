@@ -40,6 +40,7 @@ class Outcome:
     upgraded: bool = False
     server_code: int | None = None
     problems: list[str] = field(default_factory=list)
+    finished: bool = False
 
     def sent(self, what: str | bytes) -> None:
         self.inputs.append(repr(what)[:300])

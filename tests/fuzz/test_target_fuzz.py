@@ -15,6 +15,7 @@ import os
 import random
 import secrets
 from collections import Counter
+from dataclasses import dataclass, field
 from typing import Final
 
 import pytest
@@ -49,65 +50,140 @@ def plan(seed: int) -> list[str]:
     return chosen
 
 
-def closes(target: Target) -> Counter[int]:
-    """``wsrace_closes_total`` by code."""
-    counts: Counter[int] = Counter()
-    for family in text_string_to_metric_families(metrics_text(target)):
-        for sample in family.samples:
-            if sample.name == names.CLOSES:
-                counts[int(sample.labels["code"])] += int(sample.value)
-    return counts
-
-
-def counter(target: Target, name: str) -> float:
+def samples(target: Target, name: str) -> Counter[str]:
+    """The values of one metric on ``/metrics``, by its ``code`` label ("" when it has none)."""
+    values: Counter[str] = Counter()
     for family in text_string_to_metric_families(metrics_text(target)):
         for sample in family.samples:
             if sample.name == name:
-                return float(sample.value)
-    return 0.0
+                values[sample.labels.get("code", "")] += int(sample.value)
+    return values
 
 
-async def one_session(target: Target, seed: int, index: int, kind: str) -> Outcome:
-    out = Outcome(index, kind)
-    session, _ = sessions.KINDS[kind]
+def closes(target: Target) -> Counter[int]:
+    return Counter({int(code): n for code, n in samples(target, names.CLOSES).items()})
+
+
+def counter(target: Target, name: str) -> int:
+    return samples(target, name)[""]
+
+
+async def one_session(target: Target, seed: int, out: Outcome) -> None:
+    session, _ = sessions.KINDS[out.kind]
     try:
-        await session(target, random.Random(f"{seed}/{index}"), out)
-    except (TimeoutError, ConnectionError, OSError) as exc:
+        await session(target, random.Random(f"{seed}/{out.index}"), out)
+    except Exception as exc:  # anything this side did not expect is a finding of this session
         out.problems.append(f"{type(exc).__name__}: {exc}")
     if out.server_code == sessions.SERVER_ERROR:
         out.problems.append("the server closed with 1011")
-    return out
+    out.finished = True
 
 
-async def bystanders(target: Target, stop: asyncio.Event, problems: list[str]) -> int:
-    """Fresh clients connect, authenticate and echo, one after another, until ``stop``."""
-    served = 0
-    while not stop.is_set():
-        try:
+@dataclass
+class Bystanders:
+    """Fresh clients one after another, and one long-lived client echoing, while the fuzz runs."""
+
+    served: int = 0
+    echoes: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    async def fresh(self, target: Target, stop: asyncio.Event) -> None:
+        while not stop.is_set():
             client = await Client.ready(target, "bystander", open_timeout=20)
-            reply = await client.request({"op": "echo", "id": served, "data": "still serving"}, timeout=20)
+            reply = await client.request({"op": "echo", "id": self.served, "data": "fresh"}, timeout=20)
             await client.close()
+            if (reply["type"], reply["id"]) != ("echo", self.served):
+                self.problems.append(f"fresh bystander {self.served} got {reply}")
+            self.served += 1
+
+    async def steady(self, client: Client, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            reply = await client.request({"op": "echo", "id": self.echoes, "data": "steady"}, timeout=20)
+            if (reply["type"], reply["id"]) != ("echo", self.echoes):
+                self.problems.append(f"steady bystander echo {self.echoes} got {reply}")
+            self.echoes += 1
+            await asyncio.sleep(0.01)
+
+    async def guard(self, what: str, work: asyncio.Future[None]) -> None:
+        try:
+            await work
         except Exception as exc:
-            problems.append(f"bystander {served}: {exc!r}")
-            return served
-        if (reply.get("type"), reply.get("id")) != ("echo", served):
-            problems.append(f"bystander {served} got {reply}")
-        served += 1
-        await asyncio.sleep(0.1)
-    return served
+            self.problems.append(f"{what} bystander: {exc!r}")
 
 
-async def fuzz(target: Target, seed: int) -> tuple[list[Outcome], int, list[str]]:
-    stop, problems = asyncio.Event(), []
-    watcher = asyncio.create_task(bystanders(target, stop, problems))
+async def fuzz(target: Target, seed: int, outcomes: list[Outcome], by: Bystanders) -> None:
+    stop = asyncio.Event()
+    steady = await Client.ready(target, "steady", open_timeout=20)
+    watchers = [asyncio.ensure_future(by.guard("fresh", by.fresh(target, stop))),
+                asyncio.ensure_future(by.guard("steady", by.steady(steady, stop)))]
     try:
         async with asyncio.timeout(FUZZ_DEADLINE_S):
-            outcomes = await asyncio.gather(*(one_session(target, seed, i, kind)
-                                              for i, kind in enumerate(plan(seed))))
+            await asyncio.gather(*(one_session(target, seed, out) for out in outcomes))
     finally:
         stop.set()
-        served = await watcher
-    return list(outcomes), served, problems
+        await asyncio.gather(*watchers)
+        await steady.close()
+
+
+@dataclass
+class Report:
+    seed: int
+    outcomes: list[Outcome]
+    by: Bystanders
+    unhandled: int
+    opened: int
+    counted: Counter[int]
+    timed_out: bool
+
+    @property
+    def replay(self) -> str:
+        return f"seed {self.seed}: replay with WSRACE_FUZZ_SEED={self.seed} pytest tests/fuzz"
+
+    def problems(self) -> list[str]:
+        found = [o.describe() for o in self.outcomes if o.problems] + self.by.problems
+        if self.timed_out:
+            found += [f"unfinished after {FUZZ_DEADLINE_S} s: {o.describe()}"
+                      for o in self.outcomes if not o.finished][:5]
+        return found
+
+
+def fuzz_run(seed: int, *target_args: str) -> Report:
+    """Run the fuzz sessions against a fresh target; gather what the clients and /metrics saw."""
+    outcomes = [Outcome(i, kind) for i, kind in enumerate(plan(seed))]
+    by = Bystanders()
+    with running_target(*target_args, workers=1) as target:
+        closes_before, total_before = closes(target), counter(target, names.CONNECTIONS_TOTAL)
+        errors_before = counter(target, names.UNHANDLED_ERRORS)
+        timed_out = False
+        try:
+            run(fuzz(target, seed, outcomes, by), timeout=FUZZ_DEADLINE_S + 10)
+        except TimeoutError:
+            timed_out = True
+        run(after_check(target), timeout=20)
+
+        async def drained() -> None:
+            async with asyncio.timeout(DRAIN_DEADLINE_S):
+                while counter(target, names.CONNECTIONS_OPEN) != 0:
+                    await asyncio.sleep(0.05)
+
+        try:
+            run(drained(), timeout=DRAIN_DEADLINE_S + 5)
+        except TimeoutError:
+            by.problems.append(f"{names.CONNECTIONS_OPEN} still "
+                               f"{counter(target, names.CONNECTIONS_OPEN)} after {DRAIN_DEADLINE_S} s")
+        report = Report(seed, outcomes, by, counter(target, names.UNHANDLED_ERRORS) - errors_before,
+                        counter(target, names.CONNECTIONS_TOTAL) - total_before,
+                        closes(target) - closes_before, timed_out)
+        assert target.stop(timeout=15) == 0, report.replay
+    return report
+
+
+async def after_check(target: Target) -> None:
+    """A fresh, well-behaved client after the fuzz: connects, authenticates, echoes."""
+    client = await Client.ready(target, "after", open_timeout=10)
+    reply = await client.request({"op": "echo", "id": 1, "data": "after the fuzz"})
+    assert (reply["type"], reply["id"], reply["data"]) == ("echo", 1, "after the fuzz"), reply
+    await client.close()
 
 
 @pytest.mark.timeout(120)
@@ -117,47 +193,33 @@ def test_fuzzed_connections_never_hurt_the_target() -> None:
     counted under the code each session saw."""
     seed = run_seed()
     print(f"fuzz seed {seed} (replay: WSRACE_FUZZ_SEED={seed}), {CONNECTIONS} sessions")
-    replay = f"seed {seed}: replay with WSRACE_FUZZ_SEED={seed} pytest tests/fuzz"
-    with running_target(workers=1) as target:
-        closes_before, total_before = closes(target), counter(target, names.CONNECTIONS_TOTAL)
-        errors_before = counter(target, names.UNHANDLED_ERRORS)
-        outcomes, served, bystander_problems = run(fuzz(target, seed), timeout=FUZZ_DEADLINE_S + 10)
-        bad = [o.describe() for o in outcomes if o.problems]
-        assert not bad and not bystander_problems, (
-            f"{replay}\n{len(bad)} of {len(outcomes)} sessions saw problems:\n" + "\n".join(bad[:8])
-            + "\n" + "\n".join(bystander_problems))
-        assert served > 0, f"{replay}: no bystander was served during the fuzz"
-        run(after_check(target), timeout=20)
-
-        async def drained() -> None:
-            async with asyncio.timeout(DRAIN_DEADLINE_S):
-                while counter(target, names.CONNECTIONS_OPEN) != 0:
-                    await asyncio.sleep(0.05)
-
-        run(drained(), timeout=DRAIN_DEADLINE_S + 5)
-        assert counter(target, names.UNHANDLED_ERRORS) == errors_before, replay
-        upgraded = sum(o.upgraded for o in outcomes) + served + 1  # + the final check's client
-        opened = counter(target, names.CONNECTIONS_TOTAL) - total_before
-        assert opened == upgraded, f"{replay}: server accepted {opened}, clients saw {upgraded} 101s"
-        counted = closes(target) - closes_before
-        expected = Counter(o.server_code for o in outcomes if o.upgraded)
-        expected[1000] += served + 1
-        assert counted.get(sessions.SERVER_ERROR, 0) == 0, f"{replay}: closes {dict(counted)}"
-        assert counted == expected, (
-            f"{replay}: wsrace_closes_total grew by {dict(sorted(counted.items()))}, the sessions "
-            f"saw {dict(sorted(expected.items()))}")
-        print(f"{len(outcomes)} sessions ({sum(o.upgraded for o in outcomes)} upgraded), {served} "
-              f"bystanders served, {sum(len(o.inputs) for o in outcomes)} inputs; closes counted "
-              f"{dict(sorted(counted.items()))}")
-        assert target.stop(timeout=15) == 0
+    report = fuzz_run(seed)
+    found = report.problems()
+    assert not found, f"{report.replay}\n{len(found)} problems:\n" + "\n".join(found[:8])
+    by, outcomes = report.by, report.outcomes
+    assert by.served > 0 and by.echoes > 0, f"{report.replay}: bystanders {by}"
+    assert report.unhandled == 0, f"{report.replay}: {report.unhandled} unhandled errors"
+    # Every 101 any client saw: the sessions', the bystanders', the steady one and the last check.
+    upgraded = sum(o.upgraded for o in outcomes) + by.served + 2
+    assert report.opened == upgraded, f"{report.replay}: server accepted {report.opened}, clients saw {upgraded}"
+    expected = Counter(o.server_code for o in outcomes if o.upgraded)
+    expected[1000] += by.served + 2
+    assert report.counted == expected, (
+        f"{report.replay}: wsrace_closes_total grew by {dict(sorted(report.counted.items()))}, the "
+        f"sessions saw {dict(sorted(expected.items()))}")
+    print(f"{len(outcomes)} sessions ({sum(o.upgraded for o in outcomes)} upgraded), "
+          f"{sum(len(o.inputs) for o in outcomes)} inputs; bystanders: {by.served} fresh, "
+          f"{by.echoes} steady echoes; closes counted {dict(sorted(report.counted.items()))}")
 
 
-async def after_check(target: Target) -> None:
-    """A fresh, well-behaved client after the fuzz: connects, authenticates, echoes."""
-    client = await Client.ready(target, "after", open_timeout=10)
-    reply = await client.request({"op": "echo", "id": 1, "data": "after the fuzz"})
-    assert (reply["type"], reply["id"], reply["data"]) == ("echo", 1, "after the fuzz"), reply
-    await client.close()
+@pytest.mark.timeout(120)
+def test_the_fuzz_run_catches_a_target_that_crashes() -> None:
+    """The same run against ``--fault unsafe-close`` (sends racing a close crash the handler) sees the
+    crash on /metrics and in the sessions' replies: the fuzz test above can fail."""
+    seed = run_seed()
+    report = fuzz_run(seed, "--fault", "unsafe-close")
+    assert report.unhandled > 0, f"{report.replay}: the crashes went uncounted"
+    assert report.problems(), f"{report.replay}: no session noticed the crashing target"
 
 
 @pytest.mark.xfail(strict=True, reason="bug: a binary first message before in-band auth gets "

@@ -140,7 +140,7 @@ def message(rng: random.Random) -> str:
 def close_op(rng: random.Random) -> tuple[str, int]:
     """A valid close op and the code it asks for."""
     code = rng.choice([1000, 4000, 4999, rng.randint(4000, 4999)])
-    reason = rng.choice(["", "bye", "é" * 61, odd_text(rng)[:20]])
+    reason = rng.choice(["", "bye", "é" * 61, "x" * 123, "€" * 41, odd_text(rng)[:20]])
     while len(reason.encode()) > spec.CLOSE_REASON_MAX_BYTES:
         reason = reason[:-1]
     return json.dumps({"op": "close", "id": rng.randint(0, 99), "code": code, "reason": reason}), code

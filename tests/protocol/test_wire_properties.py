@@ -23,7 +23,7 @@ from loadgen.protocol import tokens, wire
 from loadgen.protocol.wire import Auth, BadInput, Burst, Close, Echo, Start, Subscribe
 from tests.fuzz import spec
 
-CI = settings(max_examples=250, derandomize=True, database=None, deadline=None,
+CI = settings(max_examples=150, derandomize=True, database=None, deadline=None,
               suppress_health_check=[HealthCheck.too_slow])
 
 OP_NAMES = {Auth: "auth", Echo: "echo", Start: "start", Subscribe: "subscribe", Close: "close",

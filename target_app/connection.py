@@ -155,7 +155,10 @@ class Connection:
         except ConnectionClosed:
             return None  # the client left before authenticating
         self.context.metrics.messages_received.inc()
-        op = wire.parse_client_message(data) if isinstance(data, str) else None
+        if isinstance(data, bytes):  # PROTOCOL.md 1.1: 1003 at any time, before authentication too
+            self.request_close(closecodes.UNSUPPORTED_DATA, "binary frames are not supported", flush=True)
+            return None
+        op = wire.parse_client_message(data)
         if not isinstance(op, wire.Auth):
             self.reject("the first message must be an auth op", None if op is None else op.id)
             return None

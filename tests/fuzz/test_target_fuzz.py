@@ -222,8 +222,6 @@ def test_the_fuzz_run_catches_a_target_that_crashes() -> None:
     assert report.problems(), f"{report.replay}: no session noticed the crashing target"
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a binary first message before in-band auth gets "
-                   "unauthorized + 1008 (Connection.receive_auth), PROTOCOL.md 1.1 says 1003 at any time")
 @pytest.mark.timeout(60)
 def test_a_binary_frame_before_auth_closes_with_1003() -> None:
     """PROTOCOL.md 1.1, "Binary frames: close 1003 at any time, before or after authentication"."""

@@ -29,6 +29,9 @@ BAD_REQUEST: Final = "bad_request"
 UNKNOWN_OP: Final = "unknown_op"
 ERROR_CODES: Final = frozenset({BAD_JSON, BAD_REQUEST, UNKNOWN_OP})
 
+OPS: Final = ("auth", "echo", "start", "subscribe", "close", "burst")
+"""PROTOCOL.md's client ops ("Authentication" and "Operations")."""
+
 # PROTOCOL.md, "Operations": the limits of each op's integer fields, inclusive.
 INT_LIMITS: Final[dict[str, dict[str, tuple[int, int]]]] = {
     "start": {"steps": (0, 1000), "step_ms": (0, 10_000)},
@@ -127,6 +130,18 @@ def is_int(value: Any) -> bool:
     return type(value) is int and INT_MIN <= value <= INT_MAX
 
 
+def exact_ints(value: Any) -> bool:
+    """Whether every integer in ``value`` is one a server can carry (64 bits) and so echo exactly."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is int and not INT_MIN <= item <= INT_MAX:
+            return False
+        if isinstance(item, (list, dict)):
+            stack.extend(item.values() if isinstance(item, dict) else item)
+    return True
+
+
 def depth(value: Any) -> int:
     """Nesting levels of arrays and objects: ``1`` -> 0, ``[]`` -> 1, ``[{}]`` -> 2."""
     deepest, stack = 0, [(value, 0)]
@@ -168,8 +183,8 @@ def _answer_op(op: str, msg: dict[str, Any], msg_id: int | None) -> Answer:
             values[name] = value
         return Answer("op", msg_id, op, fields=values)
     if op == "echo":
-        if "data" not in msg:
-            return error(BAD_REQUEST, msg_id)
+        if "data" not in msg or not exact_ints(msg["data"]):
+            return error(BAD_REQUEST, msg_id)  # an integer it cannot carry is refused, never rounded
         return Answer("op", msg_id, op, fields={"data": msg["data"]})
     if op == "subscribe":
         job = msg.get("job")

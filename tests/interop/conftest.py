@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from loadgen.bundled import StartFailed, read_listening
+from tests.interop.serve import WS_STACKS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-WS_STACKS = ("wsproto", "websockets-sansio")
 STARTUP_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 10.0
 

@@ -36,7 +36,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 log = logging.getLogger("tests.interop")
 
 AUTH_TIMEOUT_S = 5.0
-_NOT_FOUND_TEXT = {"not_found": "no such job", "forbidden": "the job belongs to another user"}
+_JOB_ERRORS = {"not_found": "no such job", "forbidden": "the job belongs to another user"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +217,7 @@ class Connection:
             assert self.user is not None
             got = shared.jobs.subscribe(args["job"], self.user, outbox)
             if isinstance(got, str):
-                outbox.put(error(got, _NOT_FOUND_TEXT[got], op.id))
+                outbox.put(error(got, _JOB_ERRORS[got], op.id))
                 return
             if got.state != "halted":
                 self.subscribed.add(got.id)

@@ -29,6 +29,8 @@ from tests.interop.outbox import STALL_TIMEOUT_S
 from tests.interop.rules import MAX_MESSAGE_BYTES
 
 HOST = "127.0.0.1"
+WS_STACKS = ("wsproto", "websockets-sansio")
+"""uvicorn's sans-I/O WebSocket implementations, the ones checked by the interop tests."""
 CLOSE_WAIT_S = 2.0
 """How long clients get to answer the 1001 before uvicorn's shutdown closes what is left."""
 GRACE_S = 2
@@ -60,6 +62,15 @@ class InteropServer(uvicorn.Server):
         await super().shutdown(sockets=sockets)
 
 
+def uvicorn_config(app: Any, ws: str, log_level: str = "warning") -> uvicorn.Config:
+    """uvicorn's settings, as PROTOCOL.md wants them (see the module docstring)."""
+    return uvicorn.Config(
+        app, ws=ws, http="h11", lifespan="off", log_level=log_level, access_log=False,
+        ws_max_size=MAX_MESSAGE_BYTES, ws_ping_interval=None, ws_ping_timeout=None,
+        ws_per_message_deflate=False, timeout_graceful_shutdown=GRACE_S,
+    )
+
+
 def _exit_cleanly(signum: int, frame: Any) -> NoReturn:
     raise SystemExit(0)
 
@@ -67,7 +78,7 @@ def _exit_cleanly(signum: int, frame: Any) -> NoReturn:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tests.interop.serve", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ws", required=True, choices=("wsproto", "websockets-sansio", "websockets"),
+    parser.add_argument("--ws", required=True, choices=WS_STACKS,
                         help="uvicorn's WebSocket implementation")
     parser.add_argument("--auth-timeout", type=float, default=AUTH_TIMEOUT_S, metavar="S",
                         help=f"seconds for the in-band auth message (default {AUTH_TIMEOUT_S:g})")
@@ -85,11 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings(secret=os.environ.get(SECRET_ENV) or DEV_SECRET, auth_timeout=args.auth_timeout,
                         stall_timeout=args.stall_timeout)
     app = create_app(settings)
-    config = uvicorn.Config(
-        app, ws=args.ws, http="h11", lifespan="off", log_level=args.log_level, access_log=False,
-        ws_max_size=MAX_MESSAGE_BYTES, ws_ping_interval=None, ws_ping_timeout=None,
-        ws_per_message_deflate=False, timeout_graceful_shutdown=GRACE_S,
-    )
+    config = uvicorn_config(app, args.ws, args.log_level)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((HOST, 0))

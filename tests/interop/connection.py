@@ -106,7 +106,13 @@ async def serve(shared: Shared, scope: dict[str, Any], receive: Receive, send: S
     if shared.shutting_down:
         await _deny(scope, send, 503, "shutting down")
         return
-    await Connection(shared, receive, send, user).run()
+    try:
+        await Connection(shared, receive, send, user).run()
+    except OSError:
+        return  # uvicorn's ClientDisconnected: the client left before the accept went out
+    except Exception as exc:
+        shared.report(exc)
+        raise
 
 
 class Connection:

@@ -12,4 +12,8 @@ secret's development default, so that wsrace's minted tokens work.
 - ``connection``: one WebSocket conversation on raw ASGI (auth, ready, ops);
 - ``app``: the Starlette app (``/ws``, ``/healthz``, ``/metrics``) and its graceful close;
 - ``serve``: ``python -m tests.interop.serve --ws wsproto|websockets-sansio`` on uvicorn.
+
+For the tests: ``process`` runs the server as a real process, ``wsclient`` is a small independent
+client (websockets' own), ``test_server_parts`` checks parts without sockets and ``test_interop``
+checks the server row by row, then runs ``wsrace run --profile quick`` against it on each stack.
 """

@@ -9,35 +9,43 @@ its shutdown timeout fails the run (that is how the ``stuck-shutdown`` fault is 
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import json
 import logging
 import os
-import select
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-__all__ = ["BundledTarget", "StartFailed", "StopOutcome", "default_workers", "read_listening"]
+from loadgen.children import Child, ChildFailed
+
+if TYPE_CHECKING:
+    import subprocess
+
+__all__ = ["BundledTarget", "StartFailed", "StopOutcome", "default_workers"]
 
 log = logging.getLogger(__name__)
 
-LISTENING_PREFIX = '{"event": "listening"'
+EXIT_BAD_INPUT = 2
+"""The target's exit code for flags it refuses (e.g. an incompatible ``--fault`` combination), with
+a one-line message on stderr."""
 STOP_GRACE_S = 5.0
 """Extra time given to the target's own supervisor beyond its shutdown timeout: it escalates
 (kills a stuck worker) at the timeout and needs a moment to report and exit."""
 
 
 class StartFailed(Exception):
-    """The bundled target did not come up; the message says why, with its log's tail."""
+    """The bundled target did not come up; the message says why.
+
+    ``bad_input``: the target refused its flags (it exited with code 2 while starting); the
+    message is then the target's own, without a log tail. Otherwise the message quotes the log's tail.
+    """
+
+    def __init__(self, message: str, *, bad_input: bool = False) -> None:
+        super().__init__(message)
+        self.bad_input = bad_input
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,38 +59,6 @@ class StopOutcome:
 def default_workers() -> int:
     """Target worker processes for this machine: half the cores, at least 1 (the load needs the rest)."""
     return max(1, (os.cpu_count() or 2) // 2)
-
-
-def read_listening(proc: subprocess.Popen[bytes], deadline: float) -> dict[str, Any]:
-    """The target's one machine-readable ``{"event": "listening", ...}`` line, read by ``deadline``.
-
-    Reads the raw pipe (no buffered readline that could block on half a line) and raises
-    :class:`StartFailed` if the process ends first or prints something else.
-    """
-    assert proc.stdout is not None
-    fd = proc.stdout.fileno()
-    buffered = b""
-    while b"\n" not in buffered:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise StartFailed("no listening line in time")
-        readable, _, _ = select.select([fd], [], [], remaining)
-        if not readable:
-            continue
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            raise StartFailed(f"exited (code {proc.wait(5)}) before listening")
-        buffered += chunk
-    line = buffered.split(b"\n", 1)[0].decode(errors="replace")
-    if not line.startswith(LISTENING_PREFIX):
-        raise StartFailed(f"unexpected first line on stdout: {line!r}")
-    return dict(json.loads(line))
-
-
-def _die_with_parent() -> None:
-    # Linux: the target gets SIGTERM if the Locust process that started it dies without stopping it.
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 class BundledTarget:
@@ -101,9 +77,16 @@ class BundledTarget:
         self.shutdown_timeout = shutdown_timeout
         self.extra_args = tuple(extra_args)
         self.port: int | None = None
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._log = tempfile.NamedTemporaryFile(prefix="wsrace-target-", suffix=".log", delete=False)  # noqa: SIM115
-        self.log_path = self._log.name
+        self.child: Child | None = None
+
+    @property
+    def proc(self) -> subprocess.Popen[bytes] | None:
+        """The supervisor's process (its ``returncode`` is set once :meth:`alive` saw it exit)."""
+        return None if self.child is None else self.child.proc
+
+    @property
+    def log_path(self) -> str | None:
+        return None if self.child is None else str(self.child.log_path)
 
     @property
     def host(self) -> str:
@@ -119,19 +102,14 @@ class BundledTarget:
         return cmd + list(self.extra_args)
 
     def start(self, timeout: float = 30.0) -> str:
-        """Start the target, wait until it serves ``/healthz``; return its base URL."""
-        env = dict(os.environ)
-        if self.secret:
-            env["WSRACE_SECRET"] = self.secret
-        self.proc = subprocess.Popen(
-            self.command(),
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            start_new_session=True,  # its own process group: we stop it in order, and can kill the tree
-            preexec_fn=_die_with_parent,  # only a prctl call: no locks taken in the child
-        )
+        """Start the target, wait until it serves ``/healthz``; return its base URL.
+
+        One deadline, ``timeout`` seconds from now, covers the listening line and ``/healthz``.
+        """
+        env = {"WSRACE_SECRET": self.secret} if self.secret else None
+        # Its own process group (we stop it in order and can kill the tree); it gets SIGTERM if the
+        # Locust process that started it dies without stopping it; its log is kept for a failed run.
+        self.child = Child.start(self.command(), name="bundled target", env=env, keep_log=True)
         deadline = time.monotonic() + timeout
         try:
             self.port = self._read_port(deadline)
@@ -144,44 +122,45 @@ class BundledTarget:
         return self.host
 
     def _read_port(self, deadline: float) -> int:
-        assert self.proc is not None
+        assert self.child is not None
         try:
-            return int(read_listening(self.proc, deadline)["port"])
-        except StartFailed as exc:
-            raise StartFailed(f"bundled target: {exc}{self._log_tail()}") from None
+            return int(self.child.read_listening(deadline)["port"])
+        except ChildFailed as exc:
+            if exc.returncode == EXIT_BAD_INPUT:
+                self._remove_log()  # its whole content is the message
+                raise StartFailed(exc.tail.strip() or "the target refused its flags (exit 2)",
+                                  bad_input=True) from None
+            raise StartFailed(f"{exc.name}: {exc.what}{self._log_tail()}") from None
 
     def _wait_healthy(self, deadline: float) -> None:
         url = f"http://127.0.0.1:{self.port}/healthz"
-        while time.monotonic() < deadline:
+        while (remaining := deadline - time.monotonic()) > 0:
             try:
-                with urllib.request.urlopen(url, timeout=2.0) as resp:
+                with urllib.request.urlopen(url, timeout=min(2.0, remaining)) as resp:
                     if resp.status == 200:
                         return
             except (OSError, urllib.error.URLError):
                 pass  # not up yet: retry until the deadline
-            time.sleep(0.05)
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
         raise StartFailed(f"bundled target never answered {url}{self._log_tail()}")
 
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        """Whether the target still runs; once it has exited, it is reaped (``proc.returncode``)."""
+        return self.child is not None and self.child.poll() is None
 
     def stop(self) -> StopOutcome:
         """SIGTERM, then wait for the target's own deadline; kill the tree if it is passed."""
-        if self.proc is None:
+        if self.child is None:
             return StopOutcome(None, True, "not started", 0.0)
         started = time.monotonic()
-        if self.proc.poll() is not None:
-            code = self.proc.returncode
+        if not self.child.alive():
+            code = self.child.wait(started)
             return StopOutcome(code, False, f"bundled target had already exited (code {code}){self._log_tail()}", 0.0)
-        self.proc.send_signal(signal.SIGTERM)
         limit = self.shutdown_timeout + STOP_GRACE_S
-        try:
-            code = self.proc.wait(timeout=limit)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            took = time.monotonic() - started
-            return StopOutcome(None, False, f"bundled target did not exit within {limit:g} s of SIGTERM; killed", took)
+        code = self.child.stop(grace=limit)
         took = time.monotonic() - started
+        if code is None:
+            return StopOutcome(None, False, f"bundled target did not exit within {limit:g} s of SIGTERM; killed", took)
         if code != 0:
             reason = f"bundled target exited with code {code} after SIGTERM{self._log_tail()}"
             return StopOutcome(code, False, reason, took)
@@ -189,21 +168,19 @@ class BundledTarget:
         return StopOutcome(0, True, f"bundled target stopped cleanly in {took:.2f} s", took)
 
     def _remove_log(self) -> None:
-        self._log.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.log_path)
+        if self.child is not None:
+            self.child.keep_log = False
+            self.child.close()
 
     def kill(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
+        """SIGKILL the target's whole process group now (supervisor and workers) and reap it."""
+        if self.child is not None:
+            self.child.close()  # its log stays unless the run was clean: a failed start names it
 
     def _log_tail(self, lines: int = 12) -> str:
-        try:
-            with open(self.log_path, "rb") as fh:
-                tail = fh.read()[-4000:].decode(errors="replace").splitlines()[-lines:]
-        except OSError:
+        if self.child is None:
             return ""
-        return ("\n  target log (" + self.log_path + "):\n    " + "\n    ".join(tail)) if tail else ""
+        tail = self.child.tail(lines)
+        if not tail:
+            return ""
+        return "\n  target log (" + str(self.child.log_path) + "):\n    " + "\n    ".join(tail.splitlines())

@@ -1,37 +1,95 @@
-"""What one Locust process of a wsrace run shares between its users: tokens and tallies.
+"""One wsrace run as one Locust process sees it: the one context object on the ``Environment``.
 
-It hangs on the Locust ``Environment`` (one per process), not in module globals, so several
+Users, the load shape and the plugin all reach it the same way, ``run_context(environment)``. It
+hangs on the Locust ``Environment`` (one per process), not in module globals, so several
 environments in one interpreter (tests) never share state.
+
+- Every process has the options, the token source and the collector of tallies.
+- The process that judges (the master, or a standalone process) also has what the plugin's
+  ``init`` set up: the thresholds and schedule, the host, the bundled target, the server poller,
+  and the run's own state (when it started, why it broke, whether the schedule completed).
+  Workers have none of that: :attr:`RunContext.judging` says which kind of context this is.
+
+On the judging process the plugin creates the context in ``init``, once the target is up and
+before any user exists; on a worker (which gets its options from the master) or a bare test
+``Environment`` it is created on first use, from the parsed options.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
 from loadgen.collector import Collector
+from loadgen.judge.results import utc_now
+from loadgen.run_options import RunOptions
 from loadgen.tokens_source import TokenSource, token_source
 
-__all__ = ["RunContext", "run_context"]
+if TYPE_CHECKING:
+    from loadgen.bundled import BundledTarget
+    from loadgen.judge.schedule import Schedule
+    from loadgen.judge.thresholds import Thresholds
+    from loadgen.server_poller import ServerPoller
 
-ATTR = "wsrace"
+__all__ = ["ATTR", "JudgePlan", "RunContext", "attach", "run_context"]
+
+ATTR: Final = "wsrace"
+"""The ``Environment`` attribute the context hangs on."""
+
+
+@dataclass(frozen=True)
+class JudgePlan:
+    """What the judging process loaded before any load: the thresholds and the schedule (None
+    when the locustfile has no :class:`~loadgen.shape.ScheduleShape`), with the paths they came from."""
+
+    thresholds: Thresholds
+    thresholds_path: str
+    schedule: Schedule | None = None
+    schedule_path: str | None = None
 
 
 @dataclass
 class RunContext:
+    options: RunOptions
     tokens: TokenSource
     collector: Collector = field(default_factory=Collector)
+    plan: JudgePlan | None = None
+    host: str | None = None
+    target: BundledTarget | None = None
+    poller: ServerPoller | None = None
+    started: str = field(default_factory=utc_now)
+    started_monotonic: float = field(default_factory=time.monotonic)
+    run_error: str | None = None
+    """Why the run broke (the bundled target died...), set by whoever saw it."""
+    schedule_completed: bool = False
+    """Set by the load shape when it ran the schedule to its end."""
+    finished: bool = False
+    """Set once the verdict is being made: the watchers stop, a second ``quitting`` does nothing."""
+    workers_reporting: set[str] = field(default_factory=set)
+
+    @property
+    def judging(self) -> bool:
+        """True on the process that judges the run (master or standalone), False on a worker."""
+        return self.plan is not None
+
+    @property
+    def schedule(self) -> Schedule | None:
+        return self.plan.schedule if self.plan else None
+
+
+def attach(environment: Any, ctx: RunContext) -> RunContext:
+    """Hang ``ctx`` on ``environment`` as its process's context."""
+    setattr(environment, ATTR, ctx)
+    return ctx
 
 
 def run_context(environment: Any) -> RunContext:
-    """The process's context, built on first use from the parsed options (workers get them from the master)."""
+    """The process's context; where the plugin did not make one, it is made now from the parsed
+    options (a bad ``--token-file`` raises :class:`~loadgen.exitcodes.UsageError`)."""
     ctx = getattr(environment, ATTR, None)
     if ctx is None:
-        opts = environment.parsed_options
-        ctx = RunContext(
-            tokens=token_source(
-                getattr(opts, "secret", None), getattr(opts, "token_file", None), getattr(opts, "token_command", None)
-            )
-        )
-        setattr(environment, ATTR, ctx)
+        options = RunOptions.from_namespace(getattr(environment, "parsed_options", None))
+        ctx = attach(environment, RunContext(options, token_source(options.secret, options.token_file,
+                                                                   options.token_command)))
     return ctx

@@ -1,4 +1,8 @@
-"""Read a server's ``/metrics`` (Prometheus text) into the counters wsrace judges."""
+"""Read a server's ``/metrics`` (Prometheus text) into the counters wsrace judges.
+
+A run reads them through its one :class:`~loadgen.server_poller.ServerPoller`; the growth over a
+run is :func:`loadgen.counter_growth.growth`.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from loadgen.protocol import metrics
 from loadgen.urls import http_url
 
-__all__ = ["ServerCounters", "http_url", "metrics_url", "scrape"]
+__all__ = ["ServerCounters", "metrics_url", "scrape", "try_scrape"]
 
 SCRAPE_TIMEOUT_S = 5.0
 
@@ -22,13 +26,6 @@ class ServerCounters:
 
     values: dict[str, float] = field(default_factory=dict)
     closes: dict[str, float] = field(default_factory=dict)
-
-    def minus(self, before: ServerCounters) -> ServerCounters:
-        """The growth since ``before`` (counters only grow, unless the server restarted)."""
-        return ServerCounters(
-            {k: v - before.values.get(k, 0.0) for k, v in self.values.items()},
-            {k: v - before.closes.get(k, 0.0) for k, v in self.closes.items()},
-        )
 
 
 def metrics_url(host: str) -> str:
@@ -57,6 +54,7 @@ def scrape(host: str, timeout: float = SCRAPE_TIMEOUT_S) -> ServerCounters:
 
 
 def try_scrape(host: str) -> ServerCounters | None:
+    """:func:`scrape`, or None when unreachable (for a scenario's own check; the run uses the poller)."""
     try:
         return scrape(host)
     except (OSError, urllib.error.URLError, ValueError):

@@ -2,16 +2,20 @@
 
 Importing this module (``loadgen.user`` does) registers listeners on Locust's events:
 
-- ``init_command_line_parser``: wsrace's options (``--secret``, ``--fault``, ``--thresholds``...);
-  Locust's own ``--profile`` picks the shipped schedule (``quick`` or ``full``).
-- ``init``, on the master (or a standalone process): loads and checks the thresholds and schedule
-  (a bad file: message and exit 2), starts the bundled target when no ``--host`` was given (exit 3
-  if it cannot start) or checks that the given host answers ``/healthz`` (exit 2 if not), and reads
-  the server counters at the start. On workers: sends tallies to the master with each report.
-- ``quitting``, on the master: collects the workers' last reports, reads the server counters again,
-  stops the bundled target (one that does not exit within its shutdown timeout fails the run),
-  judges, prints the verdict table, writes the results (and JUnit) atomically — also after Ctrl-C —
-  and sets the exit code: 0 pass, 1 a threshold failed, 3 the run broke.
+- ``init_command_line_parser``: wsrace's options (``--secret``, ``--fault``, ``--thresholds``...),
+  from the one table :data:`loadgen.run_options.OPTIONS` that ``wsrace run`` reads too; Locust's
+  own ``--profile`` picks the shipped schedule (``quick`` or ``full``).
+- ``init``, on the master (or a standalone process): makes ``wsrace run``'s input checks, loads and
+  checks the thresholds and schedule (bad input: message and exit 2), starts the bundled target
+  when no ``--host`` was given (exit 2 if it refuses its flags, such as faults that cannot be
+  combined; exit 3 if it cannot start) or checks that the given host answers ``/healthz`` (exit 2
+  if not), creates the run context (:mod:`loadgen.context`) and starts the run's one server poller
+  (:mod:`loadgen.server_poller`). On workers: sends tallies to the master with each report.
+- ``quitting``, on the master: collects the workers' last reports, ends the server poller (a last
+  read of the counters), stops the bundled target (one that does not exit within its shutdown
+  timeout fails the run), judges, prints the verdict table, writes the results (and JUnit)
+  atomically — also after Ctrl-C — and sets the exit code: 0 pass, 1 a threshold failed, 3 the run
+  broke.
 
 Judging itself is :func:`loadgen.judge.evaluate.evaluate`, a pure function; this module only
 gathers its inputs and turns its verdicts into output and an exit code.
@@ -25,68 +29,36 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any
+from dataclasses import replace
+from typing import Any, NoReturn
 
 import gevent
 import locust
 from locust import events
 from locust.runners import MasterRunner, WorkerRunner
 
-from loadgen import exitcodes
+from loadgen import exitcodes, paths
 from loadgen.bundled import BundledTarget, StartFailed, default_workers
 from loadgen.collector import REPORT_KEY
-from loadgen.context import run_context
+from loadgen.context import ATTR, JudgePlan, RunContext, attach, run_context
 from loadgen.judge.evaluate import Verdict, run_check
 from loadgen.judge.junit import write_junit
 from loadgen.judge.results import RunMeta, ScenarioTally, build_results, utc_now, write_results
-from loadgen.judge.schedule import Schedule, check_scenarios, parse_schedule
+from loadgen.judge.schedule import check_scenarios, parse_schedule
 from loadgen.judge.table import render_table
-from loadgen.judge.thresholds import Thresholds, parse_thresholds
-from loadgen.metrics_scrape import ServerCounters, metrics_url, scrape
-from loadgen.shape import COMPLETED_ATTR, SCHEDULE_ATTR, ScheduleShape, scenario_classes
-from loadgen.urls import base_url_problem, http_url
-from target_app import faults  # the fault names only: loads no server code
+from loadgen.judge.thresholds import parse_thresholds
+from loadgen.run_options import RunOptions, add_locust_options, check_inputs
+from loadgen.server_poller import ServerPoller
+from loadgen.shape import ScheduleShape, scenario_classes
+from loadgen.tokens_source import token_source
+from loadgen.urls import http_url
 
-__all__ = ["DEFAULT_RESULTS", "PROFILES", "default_schedule", "default_thresholds"]
+__all__: list[str] = []
 
 log = logging.getLogger("wsrace")
 
-SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "scenarios"
-PROFILES = ("quick", "full")
-DEFAULT_PROFILE = "full"
-DEFAULT_RESULTS = "wsrace-results.json"
 HEALTH_TIMEOUT_S = 5.0
 WATCH_INTERVAL_S = 1.0
-STATE_ATTR = "wsrace_run"
-
-
-def default_schedule(profile: str | None) -> Path:
-    return SCENARIOS_DIR / f"schedule-{profile or DEFAULT_PROFILE}.toml"
-
-
-def default_thresholds() -> Path:
-    return SCENARIOS_DIR / "thresholds.toml"
-
-
-@dataclass
-class RunState:
-    """The master's view of one run (kept on the Environment, not in module globals)."""
-
-    thresholds: Thresholds
-    thresholds_path: str
-    schedule: Schedule | None
-    schedule_path: str | None
-    host: str
-    target: BundledTarget | None = None
-    counters_at_start: ServerCounters | None = None
-    counters_error: str | None = None
-    started: str = field(default_factory=utc_now)
-    started_monotonic: float = field(default_factory=time.monotonic)
-    run_error: str | None = None
-    finished: bool = False
-    workers_reporting: set[str] = field(default_factory=set)
 
 
 # --------------------------------------------------------------------------- options
@@ -94,63 +66,37 @@ class RunState:
 
 @events.init_command_line_parser.add_listener
 def _add_options(parser: Any, **_: Any) -> None:
-    # On the parser itself, not a group: only Locust's parser knows the web-UI keywords (is_secret...).
-    group = parser
-    group.add_argument("--secret", env_var="WSRACE_SECRET", default=None, is_secret=True,
-                       help="HS256 secret to mint user tokens with (the target app's; default: its development secret)")
-    group.add_argument("--token-file", default=None,
-                       help="file of JWTs, one per line, for servers whose secret you do not hold")
-    group.add_argument("--token-command", default=None,
-                       help="shell command printing one JWT; runs once per user with WSRACE_USER set")
-    group.add_argument("--fault", action="append", default=[], metavar="NAME",
-                       help="start the bundled target with this race bug injected (repeatable; no --host)")
-    group.add_argument("--target-workers", type=int, default=0,
-                       help="worker processes of the bundled target (default: half the cores, at least 1)")
-    group.add_argument("--thresholds", default=None, metavar="FILE",
-                       help=f"pass thresholds (TOML; default {default_thresholds()})")
-    group.add_argument("--schedule", default=None, metavar="FILE",
-                       help="stages to run (TOML; default: the shipped schedule of --profile quick|full)")
-    group.add_argument("--results", default=DEFAULT_RESULTS, metavar="PATH",
-                       help=f"where to write the JSON results (default {DEFAULT_RESULTS})")
-    group.add_argument("--junit", default=None, metavar="PATH", help="also write JUnit XML for CI test reporters")
+    add_locust_options(parser)
 
 
 # --------------------------------------------------------------------------- start
 
 
-def _usage_exit(message: str) -> None:
-    sys.stderr.write(f"wsrace: {message}\n")
-    sys.exit(exitcodes.BAD_INPUT)
-
-
-def _load_plan(environment: Any) -> tuple[Thresholds, str, Schedule | None, str | None]:
-    opts = environment.parsed_options
-    thresholds_path = opts.thresholds or str(default_thresholds())
+def _load_plan(environment: Any, opts: RunOptions) -> JudgePlan:
+    thresholds_path = opts.thresholds or str(paths.default_thresholds())
     thresholds = parse_thresholds(thresholds_path)
     uses_schedule = environment.shape_class is not None and isinstance(environment.shape_class, ScheduleShape)
     if not uses_schedule:
-        return thresholds, thresholds_path, None, None
-    if opts.schedule is None and opts.profile not in (None, *PROFILES):
+        return JudgePlan(thresholds, thresholds_path)
+    if opts.schedule is None and opts.profile not in (None, *paths.PROFILES):
         raise exitcodes.UsageError(
-            f"--profile {opts.profile!r}: no such schedule; expected one of {', '.join(PROFILES)}, "
+            f"--profile {opts.profile!r}: no such schedule; expected one of {', '.join(paths.PROFILES)}, "
             "or give --schedule FILE"
         )
-    schedule_path = opts.schedule or str(default_schedule(opts.profile))
+    schedule_path = opts.schedule or str(paths.default_schedule(opts.profile))
     schedule = parse_schedule(schedule_path)
     check_scenarios(schedule, set(scenario_classes(environment.user_classes)))
-    return thresholds, thresholds_path, schedule, schedule_path
+    return JudgePlan(thresholds, thresholds_path, schedule, schedule_path)
 
 
-def _scheduled_scenarios(environment: Any, state: RunState) -> set[str]:
-    if state.schedule is not None:
-        return set(state.schedule.scenarios)
+def _scheduled_scenarios(environment: Any, ctx: RunContext) -> set[str]:
+    if ctx.schedule is not None:
+        return set(ctx.schedule.scenarios)
     return set(scenario_classes(environment.user_classes))
 
 
-def _check_host(host: str) -> None:
-    problem = base_url_problem(host)
-    if problem:
-        raise exitcodes.UsageError(f"--host {host}: {problem}")
+def _check_reachable(host: str) -> None:
+    """A ``--host`` that does not answer ``/healthz`` is bad input: say so before any load."""
     url = http_url(host, "/healthz")
     try:
         with urllib.request.urlopen(url, timeout=HEALTH_TIMEOUT_S) as resp:
@@ -164,6 +110,24 @@ def _check_host(host: str) -> None:
     raise exitcodes.UsageError(f"--host {host}: {url} {problem}; is the server running and is the URL right?")
 
 
+def _exit(code: int, message: str) -> NoReturn:
+    sys.stderr.write(f"wsrace: {message}\n")
+    sys.exit(code)
+
+
+def _start_target(opts: RunOptions) -> tuple[BundledTarget, str]:
+    """The bundled target, started, and its base URL; exits 2 or 3 if it does not start."""
+    target = BundledTarget(workers=opts.target_workers or default_workers(), faults=opts.faults, secret=opts.secret)
+    try:
+        host = target.start()
+    except StartFailed as exc:
+        if getattr(exc, "bad_input", False):
+            # The target refused its flags (faults that cannot be combined...): its message says why.
+            _exit(exitcodes.BAD_INPUT, f"--fault: {exc}")
+        _exit(exitcodes.BROKEN, f"the bundled target did not start: {exc}")
+    return target, host
+
+
 @events.init.add_listener
 def _on_init(environment: Any, **_: Any) -> None:
     runner = environment.runner
@@ -174,54 +138,42 @@ def _on_init(environment: Any, **_: Any) -> None:
         return
     if runner is None:
         return
-    opts = environment.parsed_options
+    opts = RunOptions.from_namespace(environment.parsed_options)
     try:
-        thresholds, thresholds_path, schedule, schedule_path = _load_plan(environment)
-        if environment.host and opts.fault:
-            raise exitcodes.UsageError("--fault injects bugs into the bundled target: it cannot be used with --host")
-        fault_problem = faults.check(opts.fault)
-        if fault_problem:
-            raise exitcodes.UsageError(f"--fault: {fault_problem}")
+        check_inputs(opts, environment.host)
+        plan = _load_plan(environment, opts)
         if environment.host:
-            _check_host(environment.host)
-        run_context(environment)  # builds the token source now: a bad --token-file is exit 2 before any load
+            _check_reachable(environment.host)
+        tokens = token_source(opts.secret, opts.token_file, opts.token_command)  # a bad --token-file: exit 2 now
     except exitcodes.UsageError as exc:
-        _usage_exit(str(exc))
-        return
+        _exit(exitcodes.BAD_INPUT, str(exc))
     target = None
     if not environment.host:
-        target = BundledTarget(workers=opts.target_workers or default_workers(), faults=opts.fault, secret=opts.secret)
-        try:
-            environment.host = target.start()
-        except StartFailed as exc:
-            sys.stderr.write(f"wsrace: the bundled target did not start: {exc}\n")
-            sys.exit(exitcodes.BROKEN)
-    state = RunState(thresholds, thresholds_path, schedule, schedule_path, environment.host, target)
-    setattr(environment, STATE_ATTR, state)
-    setattr(environment, SCHEDULE_ATTR, schedule)
-    try:
-        state.counters_at_start = scrape(environment.host)
-    except (OSError, ValueError) as exc:
-        state.counters_error = f"{metrics_url(environment.host)} unreachable at the start: {exc}"
+        target, environment.host = _start_target(opts)
+    # The run starts here, with the target up: the context is made once, with every part of it.
+    ctx = attach(environment, RunContext(opts, tokens, plan=plan, host=environment.host, target=target,
+                                         poller=ServerPoller(environment.host)))
+    assert ctx.poller is not None
+    ctx.poller.start()
     if isinstance(runner, MasterRunner):
 
         def absorb(client_id: str, data: dict[str, Any], **__: Any) -> None:
-            state.workers_reporting.add(client_id)
-            run_context(environment).collector.absorb(data.get(REPORT_KEY) or {})
+            ctx.workers_reporting.add(client_id)
+            ctx.collector.absorb(data.get(REPORT_KEY) or {})
 
         environment.events.worker_report.add_listener(absorb)
-    if target is not None:
-        gevent.spawn(_watch_target, environment, state)
+    if ctx.target is not None:
+        gevent.spawn(_watch_target, environment, ctx)
 
 
-def _watch_target(environment: Any, state: RunState) -> None:
+def _watch_target(environment: Any, ctx: RunContext) -> None:
     """A bundled target that dies mid-run breaks the run: stop at once and say so."""
-    assert state.target is not None
-    while not state.finished:
+    assert ctx.target is not None
+    while not ctx.finished:
         gevent.sleep(WATCH_INTERVAL_S)
-        if not state.finished and not state.target.alive():
-            state.run_error = f"the bundled target died during the run (exit code {state.target.proc.returncode})"
-            log.error("%s; stopping the run", state.run_error)
+        if not ctx.finished and not ctx.target.alive():
+            ctx.run_error = f"the bundled target died during the run (exit code {ctx.target.proc.returncode})"
+            log.error("%s; stopping the run", ctx.run_error)
             environment.runner.quit()
             return
 
@@ -251,43 +203,29 @@ def _step_stats(environment: Any) -> dict[str, dict[str, dict[str, Any]]]:
     return out
 
 
-def _server_growth(state: RunState) -> tuple[dict[str, float] | None, str | None]:
-    if state.counters_at_start is None:
-        return None, state.counters_error
-    try:
-        end = scrape(state.host)
-    except (OSError, ValueError) as exc:
-        return None, f"{metrics_url(state.host)} unreachable at the end: {exc}"
-    growth = end.minus(state.counters_at_start)
-    counters: dict[str, float] = dict(growth.values)
-    counters.update({f"closes.{code}": n for code, n in growth.closes.items()})
-    return counters, None
-
-
-def _stop_target(state: RunState) -> list[Verdict]:
-    if state.target is None:
+def _stop_target(ctx: RunContext) -> list[Verdict]:
+    if ctx.target is None:
         return []
-    outcome = state.target.stop()
+    outcome = ctx.target.stop()
     log.info("bundled target: %s", outcome.reason)
     return [run_check("target_shutdown", outcome.clean, outcome.reason, value=round(outcome.seconds, 3),
-                      limit=state.target.shutdown_timeout)]
+                      limit=ctx.target.shutdown_timeout)]
 
 
-def _run_meta(environment: Any, state: RunState, processes: int) -> RunMeta:
-    opts = environment.parsed_options
-    completed = bool(getattr(environment, COMPLETED_ATTR, False)) or state.schedule is None
+def _run_meta(ctx: RunContext, plan: JudgePlan, processes: int) -> RunMeta:
+    completed = ctx.schedule_completed or plan.schedule is None
     stopped_early = "stopped before the schedule finished (Ctrl-C or a signal)"
-    stop_reason = state.run_error or (None if completed else stopped_early)
+    stop_reason = ctx.run_error or (None if completed else stopped_early)
     return RunMeta(
-        started=state.started,
+        started=ctx.started,
         finished=utc_now(),
-        duration_s=round(time.monotonic() - state.started_monotonic, 3),
-        host=state.host,
-        bundled_target=state.target is not None,
-        faults=tuple(opts.fault or ()),
-        profile=opts.profile,
-        schedule=state.schedule_path,
-        thresholds=state.thresholds_path,
+        duration_s=round(time.monotonic() - ctx.started_monotonic, 3),
+        host=ctx.host or "",
+        bundled_target=ctx.target is not None,
+        faults=ctx.options.faults,
+        profile=ctx.options.profile,
+        schedule=plan.schedule_path,
+        thresholds=plan.thresholds_path,
         locust_version=locust.__version__,
         processes=max(processes, 1),
         interrupted=not completed,
@@ -297,33 +235,37 @@ def _run_meta(environment: Any, state: RunState, processes: int) -> RunMeta:
 
 @events.quitting.add_listener
 def _on_quitting(environment: Any, **_: Any) -> None:
-    state: RunState | None = getattr(environment, STATE_ATTR, None)
-    if state is None or state.finished:
-        return
-    state.finished = True
+    ctx: RunContext | None = getattr(environment, ATTR, None)
+    if ctx is None or ctx.plan is None or ctx.finished:
+        return  # a worker, or a process the plugin did not set up, or a second quitting
+    plan = ctx.plan
+    ctx.finished = True
     # Until the verdict is written, this run counts as broken: an error below must not end in
     # Locust's own exit code for a crashed handler.
     environment.process_exit_code = exitcodes.BROKEN
     runner = environment.runner
     if isinstance(runner, MasterRunner) and runner.clients:
         runner.quit()  # workers send their last report on "quit": collect it before judging
-    server_counters, server_error = _server_growth(state)
-    run_checks = _stop_target(state)
-    scheduled = _scheduled_scenarios(environment, state)
+    assert ctx.poller is not None
+    server = ctx.poller.finish()  # the last read, before the target stops
+    run_checks = _stop_target(ctx)
+    scheduled = _scheduled_scenarios(environment, ctx)
     # Judge what this run scheduled: thresholds of scenarios it did not schedule do not apply, and a
     # scheduled scenario that never completed an iteration still gets a (failing) min_iterations check.
     thresholds = replace(
-        state.thresholds, scenarios={k: v for k, v in state.thresholds.scenarios.items() if k in scheduled}
+        plan.thresholds, scenarios={k: v for k, v in plan.thresholds.scenarios.items() if k in scheduled}
     )
-    counted = run_context(environment).collector.tallies()
+    counted = ctx.collector.tallies()
     tallies = {name: counted.get(name, ScenarioTally()) for name in scheduled}
     steps = {k: v for k, v in _step_stats(environment).items() if k in scheduled}
-    meta = _run_meta(environment, state, max(len(state.workers_reporting), 1))
-    doc = build_results(meta, tallies, steps, server_counters, thresholds, run_checks=run_checks,
-                        run_error=state.run_error, server_error=server_error)
+    meta = _run_meta(ctx, plan, max(len(ctx.workers_reporting), 1))
+    doc = build_results(meta, tallies, steps, server.counters, thresholds, run_checks=run_checks,
+                        run_error=ctx.run_error, server_error=server.error,
+                        server_resets=[reset.to_dict() for reset in server.resets],
+                        server_samples=[sample.to_dict() for sample in server.samples])
     verdicts = [Verdict.from_dict(v) for v in doc["verdicts"]]
     sys.stdout.write("\n" + render_table(verdicts, doc) + "\n")
-    opts = environment.parsed_options
+    opts = ctx.options
     try:
         write_results(opts.results, doc)
         sys.stdout.write(f"results: {os.path.abspath(opts.results)}\n")
@@ -334,7 +276,7 @@ def _on_quitting(environment: Any, **_: Any) -> None:
         sys.stderr.write(f"wsrace: could not write the results: {exc}\n")
         return  # the exit code stays BROKEN: results that were not written are never a pass
     sys.stdout.flush()
-    if state.run_error:
+    if ctx.run_error:
         environment.process_exit_code = exitcodes.BROKEN
     else:
         environment.process_exit_code = exitcodes.PASS if doc["passed"] else exitcodes.FAILED

@@ -2,7 +2,9 @@
 
 The stage maths live in :mod:`loadgen.judge.schedule` (tested with tables, no Locust); this class
 only turns the current stage into Locust's ``(users, spawn_rate, user_classes)`` and logs each
-stage change as it happens.
+stage change as it happens. The schedule comes from the run context
+(:func:`loadgen.context.run_context`), where the plugin put it, and the shape says there when it
+has run to its end.
 
 When the set of scenarios changes, the shape first asks for zero users for one tick (about a
 second; see :func:`~loadgen.judge.schedule.next_tick`), so every stage runs exactly the scenarios it
@@ -16,14 +18,12 @@ from typing import Any
 
 from locust import LoadTestShape
 
-from loadgen.judge.schedule import Schedule, next_tick
+from loadgen.context import run_context
+from loadgen.judge.schedule import next_tick
 
 __all__ = ["ScheduleShape", "scenario_classes"]
 
 log = logging.getLogger(__name__)
-
-SCHEDULE_ATTR = "wsrace_schedule"
-COMPLETED_ATTR = "wsrace_schedule_completed"
 
 
 def scenario_classes(user_classes: list[type]) -> dict[str, type]:
@@ -43,12 +43,15 @@ class ScheduleShape(LoadTestShape):
 
     def tick(self) -> tuple[int, float, list[type[Any]]] | None:
         env = self.runner.environment
-        schedule: Schedule = getattr(env, SCHEDULE_ATTR)
+        ctx = run_context(env)
+        schedule = ctx.schedule
+        if schedule is None:
+            raise RuntimeError("no schedule loaded: the wsrace plugin's init did not run on this process")
         tick = next_tick(schedule, self.get_run_time(), self._running)
         if tick is None:
             if self._stage_index is not None:
                 log.info("schedule complete after %d stages", len(schedule.stages))
-            setattr(env, COMPLETED_ATTR, True)
+            ctx.schedule_completed = True
             return None
         if tick.stage_index != self._stage_index:
             self._stage_index = tick.stage_index

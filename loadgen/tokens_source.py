@@ -97,10 +97,6 @@ class CommandTokens:
         return Identity(_sub_of(token, "--token-command"), token)
 
 
-def resolve_secret(flag_value: str | None) -> str:
-    return flag_value or os.environ.get(tokens.SECRET_ENV) or tokens.DEV_SECRET
-
-
 def token_source(secret: str | None, token_file: str | None, token_command: str | None) -> TokenSource:
     if token_file and token_command:
         raise UsageError("give --token-file or --token-command, not both")
@@ -108,4 +104,6 @@ def token_source(secret: str | None, token_file: str | None, token_command: str 
         return FileTokens(token_file)
     if token_command:
         return CommandTokens(token_command)
-    return MintedTokens(resolve_secret(secret))
+    # Locust fills --secret from WSRACE_SECRET: an empty value is that variable set but empty, which
+    # means "unset" to both sides (the target falls back the same way).
+    return MintedTokens(tokens.resolve_secret(secret or None))

@@ -2,9 +2,7 @@
 
 One race per file, each a :class:`loadgen.user.RaceUser`; ``schedule.py`` holds the load shape that
 runs them in stages (``--profile quick|full`` or ``--schedule FILE``); ``thresholds.toml`` holds the
-default pass thresholds. Files starting with ``_`` are not locustfiles.
+default pass thresholds. Files starting with ``_`` are not locustfiles. The directory's path, for
+code that needs it, is :data:`loadgen.paths.SCENARIOS_DIR` (not here: inside a Locust run this
+package is loaded as a plain directory of locustfiles).
 """
-
-from pathlib import Path
-
-SCENARIOS_DIR = Path(__file__).resolve().parent

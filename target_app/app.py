@@ -1,4 +1,10 @@
-"""One worker process's state: settings, metrics, ids, jobs, open connections, background tasks."""
+"""One worker process's composition root: its job service, its open connections, their shutdown.
+
+:class:`App` builds the parts from the worker's :class:`~target_app.context.WorkerContext` and the
+:class:`~target_app.wiring.Wiring` (the correct parts, or a fault's), hands each part what it needs,
+and is what websockets calls: :meth:`App.process_request` and :meth:`App.handler`. No part holds
+the app or reaches back into it.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +18,8 @@ from websockets.http11 import Request, Response
 
 from loadgen.protocol import closecodes
 from target_app import routes
-from target_app.config import Config
 from target_app.connection import Connection
-from target_app.ids import Ids
-from target_app.metrics import Metrics
-from target_app.tasks import TaskSet
+from target_app.context import WorkerContext
 from target_app.wiring import Wiring
 
 log = logging.getLogger(__name__)
@@ -26,37 +29,27 @@ SHUTDOWN_MARGIN_S: Final = 0.5
 
 
 class App:
-    def __init__(self, config: Config, index: int, wiring: Wiring, metrics: Metrics) -> None:
-        self.config = config
-        self.index = index
-        self.metrics = metrics
-        self.ids = Ids(index)
-        self.tasks = TaskSet(self.report_failure)
-        self.outbox_class = wiring.outbox_class
-        self.connection_class = wiring.connection_class()
-        self.jobs = wiring.jobs_class()(self)
-        self._sweeper = wiring.sweeper
+    def __init__(self, context: WorkerContext, wiring: Wiring) -> None:
+        self.context = context
+        self.jobs = wiring.jobs_class(context)
         self.connections: set[Connection] = set()
-        self.shutting_down = False
-
-    def report_failure(self, exc: BaseException, what: str) -> None:
-        """An unexpected exception: counted (the scenarios watch this counter) and logged."""
-        self.metrics.unhandled_errors.inc()
-        log.error("unhandled error in %s", what, exc_info=exc)
+        self._wiring = wiring
 
     def start_background(self) -> None:
-        self.tasks.spawn(self._sweeper(self.jobs), name="job sweeper")
+        self.context.tasks.spawn(self._wiring.sweeper(self.jobs), name="job sweeper")
 
     def process_request(self, ws: ServerConnection, request: Request) -> Response | None:
         try:
-            return routes.process_request(self, ws, request)
+            return routes.process_request(
+                ws, request, secret=self.context.config.secret,
+                count_auth_failure=self.context.metrics.auth_failures.inc,
+            )
         except Exception as exc:
-            self.report_failure(exc, f"process_request {request.path}")
+            self.context.report_failure(exc, f"process_request {request.path}")
             raise  # websockets answers HTTP 500
 
-
     async def handler(self, ws: ServerConnection) -> None:
-        conn = self.connection_class(self, ws)
+        conn = self._wiring.connection_class(self.context, self.jobs, self._wiring.outbox_class, ws)
         self.connections.add(conn)
         try:
             await conn.run()
@@ -72,11 +65,11 @@ class App:
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(0.0, timeout - min(SHUTDOWN_MARGIN_S, timeout / 5))
-        self.shutting_down = True
+        self.context.begin_shutdown()
         server.close(close_connections=False)  # stop accepting; handshakes in flight get a 503
         for conn in tuple(self.connections):
             conn.request_close(closecodes.GOING_AWAY, "server shutting down", deadline=deadline)
-        background = self.tasks.cancel_all()
+        background = self.context.tasks.cancel_all()
         try:
             async with asyncio.timeout_at(deadline):
                 await server.wait_closed()

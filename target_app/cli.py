@@ -14,7 +14,7 @@ import textwrap
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from loadgen.protocol.tokens import DEV_SECRET, SECRET_ENV
+from loadgen.protocol.tokens import DEV_SECRET, SECRET_ENV, resolve_secret
 from target_app import config as c
 from target_app import faults
 
@@ -113,7 +113,7 @@ def parse(argv: Sequence[str], environ: dict[str, str] | None = None,
     except SystemExit as stop:
         return stop.code if isinstance(stop.code, int) else EXIT_BAD_INPUT
     env = os.environ if environ is None else environ
-    secret = ns.secret if ns.secret is not None else env.get(SECRET_ENV) or DEV_SECRET
+    secret = resolve_secret(ns.secret, env)
     if not secret:
         sys.stderr.write(f"{prog}: error: --secret must not be empty\n")
         return EXIT_BAD_INPUT

@@ -16,6 +16,11 @@ Everything the connection sends goes through its :class:`~target_app.outbox.Outb
 task, which stamps ``seq`` as it hands each frame to the socket: seq order is wire order, with no
 gaps. A slow reader is given backpressure; one that makes no progress for ``stall_timeout``, or lets
 more than 4 MiB of replies and events pile up, is closed with 1013 (see :mod:`target_app.stall`).
+
+Dependencies are handed in, one way: the worker's :class:`~target_app.context.WorkerContext`
+(settings, metrics, ids, failure reporting, the shutting-down flag), the
+:class:`~target_app.jobs.JobService` (which sees a connection only as a
+:class:`~target_app.jobs.Subscriber`), and the outbox class.
 """
 
 from __future__ import annotations
@@ -23,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from typing import TYPE_CHECKING, Any
 
 import orjson
 from websockets.asyncio.server import ServerConnection
@@ -31,36 +35,38 @@ from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
 from loadgen.protocol import closecodes, tokens, wire
+from loadgen.protocol.jobs import JobForbidden, JobNotFound
 from loadgen.protocol.sequence import Sequencer
 from target_app.config import CLOSE_TIMEOUT_S, OUTPUT_LIMIT_BYTES
+from target_app.context import WorkerContext
+from target_app.jobs import JobService
+from target_app.outbox import Message, Outbox
 from target_app.stall import StallWatch
 from target_app.tasks import report_failure
 
-if TYPE_CHECKING:
-    from target_app.app import App
+__all__ = ["Connection", "Message"]
 
 log = logging.getLogger(__name__)
-
-Message = dict[str, Any]
 
 
 class Connection:
     __slots__ = (
         "__weakref__", "_close_deadline", "_close_sent", "_closer", "_closing", "_sending",
-        "_watch", "_watch_handle", "_writer", "app", "outbox", "sent", "seq", "session",
-        "subscriptions", "user", "ws",
+        "_watch", "_watch_handle", "_writer", "context", "jobs", "outbox", "sent", "seq",
+        "session", "user", "ws",
     )
 
-    def __init__(self, app: App, ws: ServerConnection) -> None:
-        self.app = app
+    def __init__(self, context: WorkerContext, jobs: JobService, outbox_class: type[Outbox],
+                 ws: ServerConnection) -> None:
+        self.context = context
+        self.jobs = jobs
         self.ws = ws
         self.user: str | None = None
         self.session: str | None = None
-        self.subscriptions: set[str] = set()
         self.seq = Sequencer()
         self.sent = 0
-        self.outbox = app.outbox_class(
-            OUTPUT_LIMIT_BYTES, self._output_overflowed, app.metrics.dropped_messages.inc
+        self.outbox = outbox_class(
+            OUTPUT_LIMIT_BYTES, self._output_overflowed, context.metrics.dropped_messages.inc
         )
         self._writer: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
@@ -68,7 +74,7 @@ class Connection:
         self._close_sent = False
         self._close_deadline = math.inf
         self._sending = False
-        self._watch = StallWatch(app.config.stall_timeout)
+        self._watch = StallWatch(context.config.stall_timeout)
         self._watch_handle: asyncio.TimerHandle | None = None
 
     @property
@@ -79,14 +85,14 @@ class Connection:
 
     async def run(self) -> None:
         """The websockets handler body: returns once the connection is closed."""
-        metrics = self.app.metrics
+        metrics = self.context.metrics
         metrics.connections_total.inc()
         metrics.connections_open.inc()
         self._writer = asyncio.get_running_loop().create_task(
             self._write_loop(), name=f"writer of {self.name}"
         )
         self._writer.add_done_callback(self._writer_done)
-        if self.app.shutting_down:  # the handshake finished as the shutdown began
+        if self.context.shutting_down:  # the handshake finished as the shutdown began
             self.request_close(closecodes.GOING_AWAY, "server shutting down")
         try:
             user = await self.authenticate()
@@ -96,13 +102,13 @@ class Connection:
         except Exception as exc:
             # Anything else is a bug in the server: count it (that counter is how the scenarios
             # see a crash), log it, and close with 1011.
-            self.app.report_failure(exc, self.name)
+            self.context.report_failure(exc, self.name)
             self.request_close(closecodes.SERVER_ERROR, "internal error")
         finally:
             await self._end()
 
     async def _end(self) -> None:
-        self.app.jobs.unsubscribe(self)
+        self.jobs.unsubscribe(self)
         self._disarm_watch()
         self.outbox.close()  # wakes the writer; nothing more can be delivered
         if self._closer is not None:
@@ -112,8 +118,8 @@ class Connection:
             # a send waiting on a client that does not read).
             self._writer.cancel()
             await asyncio.wait([self._writer])
-        self.app.metrics.closed(self.close_code_seen())
-        self.app.metrics.connections_open.dec()
+        self.context.metrics.closed(self.close_code_seen())
+        self.context.metrics.connections_open.dec()
 
     def close_code_seen(self) -> int:
         """The code the server sent, else the one it received, else 1006 (no close frame)."""
@@ -140,16 +146,19 @@ class Connection:
     async def receive_auth(self) -> wire.Auth | None:
         """The first message, which must be ``auth`` and arrive within auth_timeout."""
         try:
-            async with asyncio.timeout(self.app.config.auth_timeout):
+            async with asyncio.timeout(self.context.config.auth_timeout):
                 data = await self.ws.recv()
         except TimeoutError:
-            self.app.metrics.auth_failures.inc()
+            self.context.metrics.auth_failures.inc()
             self.request_close(closecodes.POLICY, "no auth message in time", flush=True)
             return None
         except ConnectionClosed:
             return None  # the client left before authenticating
-        self.app.metrics.messages_received.inc()
-        op = wire.parse_client_message(data) if isinstance(data, str) else None
+        self.context.metrics.messages_received.inc()
+        if isinstance(data, bytes):  # PROTOCOL.md 1.1: 1003 at any time, before authentication too
+            self.request_close(closecodes.UNSUPPORTED_DATA, "binary frames are not supported", flush=True)
+            return None
+        op = wire.parse_client_message(data)
         if not isinstance(op, wire.Auth):
             self.reject("the first message must be an auth op", None if op is None else op.id)
             return None
@@ -157,20 +166,20 @@ class Connection:
 
     def verify(self, auth: wire.Auth) -> str | None:
         try:
-            return tokens.verify(self.app.config.secret, auth.token)
+            return tokens.verify(self.context.config.secret, auth.token)
         except tokens.TokenError as exc:
             self.reject(str(exc), auth.id)
             return None
 
     def reject(self, why: str, msg_id: int | None) -> None:
         """In-band authentication failed: ``unauthorized``, then close 1008."""
-        self.app.metrics.auth_failures.inc()
+        self.context.metrics.auth_failures.inc()
         self.send(wire.error(wire.UNAUTHORIZED, why, msg_id))
         self.request_close(closecodes.POLICY, "unauthorized", flush=True)
 
     def open_session(self, user: str) -> None:
         self.user = user
-        self.session = self.app.ids.session()
+        self.session = self.context.ids.session()
         self.send(wire.ready(user, self.session))
 
     # ---------------------------------------------------------------------------------- reading
@@ -188,7 +197,7 @@ class Connection:
                 # The end of every connection: the client closed, our close completed, or
                 # websockets failed it (1009 over max_size, 1007 bad UTF-8).
                 return
-            self.app.metrics.messages_received.inc()
+            self.context.metrics.messages_received.inc()
             if self._closing is None and self.user is not None:
                 await self.handle(data)
 
@@ -209,16 +218,30 @@ class Connection:
             case wire.Echo():
                 await self.reply(wire.echo_reply(op.id, op.data))
             case wire.Start():
-                job = self.app.jobs.start(self.user, op.steps, op.step_ms)
+                job = self.jobs.start(self.user, op.steps, op.step_ms)
                 await self.reply(wire.started(op.id, job.id))
             case wire.Subscribe():
-                await self.app.jobs.subscribe(self, op)
+                await self.reply(self.subscribe(op))
             case wire.Burst():
                 await self.burst(op)
             case wire.Close():
                 self.request_close(op.code, op.reason, flush=True)
             case wire.Auth():
                 await self.reply(wire.error(wire.BAD_REQUEST, "already authenticated", op.id))
+
+    def subscribe(self, op: wire.Subscribe) -> Message:
+        """Register for the job's events and return the reply: the snapshot, or an error.
+
+        Nothing awaits between the snapshot and queueing its reply (see :mod:`target_app.jobs`).
+        """
+        assert self.user is not None
+        try:
+            state = self.jobs.snapshot(self, self.user, op.job)
+        except JobNotFound:
+            return wire.error(wire.NOT_FOUND, f"no job {op.job!r} on this worker", op.id)
+        except JobForbidden:
+            return wire.error(wire.FORBIDDEN, f"job {op.job!r} is another user's", op.id)
+        return wire.subscribed(op.id, op.job, state.state, state.step)
 
     async def burst(self, op: wire.Burst) -> None:
         """Queue ``count`` items at the pace the client reads them (see Outbox.put_flow)."""
@@ -233,6 +256,10 @@ class Connection:
     def send(self, message: Message) -> None:
         """Queue a reply or event for the writer; never waits."""
         self.outbox.push(message, len(orjson.dumps(message)))
+
+    def deliver(self, event: Message) -> None:
+        """A job's state event (this connection as a :class:`~target_app.jobs.Subscriber`)."""
+        self.send(event)
 
     async def reply(self, message: Message) -> None:
         """Send the direct reply to an op.
@@ -258,10 +285,10 @@ class Connection:
             finally:
                 self._sending = False
             self.sent += 1
-            self.app.metrics.messages_sent.inc()
+            self.context.metrics.messages_sent.inc()
 
     def _writer_done(self, task: asyncio.Task[None]) -> None:
-        report_failure(task, self.app.report_failure)
+        report_failure(task, self.context.report_failure)
         if not task.cancelled() and task.exception() is not None:
             self.request_close(closecodes.SERVER_ERROR, "internal error")
 
@@ -284,7 +311,7 @@ class Connection:
             return
         self._closing = (code, reason)
         self._close_deadline = deadline
-        self.app.jobs.unsubscribe(self)
+        self.jobs.unsubscribe(self)
         if flush:
             self.outbox.finish()
         else:
@@ -292,7 +319,7 @@ class Connection:
         self._closer = asyncio.get_running_loop().create_task(
             self._close(), name=f"close of {self.name}"
         )
-        self._closer.add_done_callback(lambda task: report_failure(task, self.app.report_failure))
+        self._closer.add_done_callback(lambda task: report_failure(task, self.context.report_failure))
 
     async def _close(self) -> None:
         await self.outbox.flushed()

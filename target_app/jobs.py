@@ -5,77 +5,88 @@ on another worker gets ``not_found`` for it. Ids carry the worker index (``w0-â€
 so clients and tests can tell which worker they reached. Halted jobs stay subscribable for
 :data:`~loadgen.protocol.jobs.HALTED_RETENTION_S` (60 s); the sweeper forgets them some time after.
 
+The service knows its subscribers only as :class:`Subscriber` (something with a name that takes a
+state event without waiting), never as a connection: a connection calls the service, not the other
+way round. It depends on the worker's :class:`~target_app.context.WorkerContext` and nothing else
+of the app.
+
 The correctness argument is that nothing here awaits between the steps that must not be separated:
 :meth:`JobService.snapshot` registers the subscriber and takes the snapshot in one call of the pure
-registry, and the subscribe reply is queued in the same step; a ticker advances a job and queues its
-event on every subscriber's outbox in one step (:meth:`JobService.publish` has no await). So each
-subscriber gets the snapshot, then every later change, in order.
+registry, and the caller queues the subscribe reply in the same step; a ticker advances a job and
+queues its event on every subscriber's outbox in one step (:meth:`JobService.publish` has no await).
+So each subscriber gets the snapshot, then every later change, in order.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Final
+from typing import Final, Protocol, cast
 
 from loadgen.protocol import wire
-from loadgen.protocol.jobs import Job, JobForbidden, JobNotFound, JobRegistry, JobState
-
-if TYPE_CHECKING:
-    from target_app.app import App
-    from target_app.connection import Connection
+from loadgen.protocol.jobs import Job, JobNotFound, JobRegistry, JobState
+from target_app.context import WorkerContext
+from target_app.outbox import Message
 
 log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL_S: Final = 5.0
 
 
+class Subscriber(Protocol):
+    """Who gets a job's state events (a connection, in the app)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def deliver(self, event: Message) -> None:
+        """Take one state event; never waits (a ticker must not block on a slow client)."""
+
+
+def subscribers_of(job: Job) -> tuple[Subscriber, ...]:
+    """The job's subscribers now (the pure registry keeps them as plain hashables)."""
+    return cast(tuple[Subscriber, ...], tuple(job.subscribers))
+
+
 class JobService:
-    def __init__(self, app: App) -> None:
-        self.app = app
+    def __init__(self, context: WorkerContext) -> None:
+        self.context = context
         self.registry = JobRegistry()
+        self.subscriptions: dict[Subscriber, dict[str, str]] = {}
+        """subscriber -> {job id: user}: what :meth:`unsubscribe` has to undo."""
 
     def now(self) -> float:
         return asyncio.get_running_loop().time()
 
     def start(self, owner: str, steps: int, step_ms: int) -> Job:
         """Create a job and start its ticker (a fast halt, ``steps == 0``, needs none)."""
-        job = self.registry.create(self.app.ids.job(), owner, steps, step_ms, self.now())
-        self.app.metrics.jobs_started.inc()
+        job = self.registry.create(self.context.ids.job(), owner, steps, step_ms, self.now())
+        self.context.metrics.jobs_started.inc()
         if not job.halted:
-            self.app.tasks.spawn(self._tick(job), name=f"job {job.id}")
+            self.context.tasks.spawn(self._tick(job), name=f"job {job.id}")
         return job
 
-    async def subscribe(self, conn: Connection, op: wire.Subscribe) -> None:
-        """Answer a subscribe: the snapshot reply, or ``forbidden`` / ``not_found``."""
-        try:
-            state = self.snapshot(conn, op.job)
-        except JobNotFound:
-            await conn.reply(wire.error(wire.NOT_FOUND, f"no job {op.job!r} on this worker", op.id))
-            return
-        except JobForbidden:
-            await conn.reply(wire.error(wire.FORBIDDEN, f"job {op.job!r} is another user's", op.id))
-            return
-        await conn.reply(wire.subscribed(op.id, op.job, state.state, state.step))
+    def snapshot(self, subscriber: Subscriber, user: str, job_id: str) -> JobState:
+        """Register ``subscriber`` for the job's later changes and return its state now, in one step.
 
-    def snapshot(self, conn: Connection, job_id: str) -> JobState:
-        """Register ``conn`` for the job's later changes and return its state now, in one step."""
-        assert conn.user is not None
-        state = self.registry.subscribe(job_id, conn.user, conn)
-        conn.subscriptions.add(job_id)
+        Raises :exc:`~loadgen.protocol.jobs.JobNotFound` or
+        :exc:`~loadgen.protocol.jobs.JobForbidden` (another user's job) and then registers nothing.
+        """
+        state = self.registry.subscribe(job_id, user, subscriber)
+        self.subscriptions.setdefault(subscriber, {})[job_id] = user
         return state
 
-    def unsubscribe(self, conn: Connection) -> None:
-        """``conn`` is closing: it gets no more events."""
-        if conn.user is None:
-            return
-        for job_id in conn.subscriptions:
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        """``subscriber`` is closing: it gets no more events."""
+        subscribed = self.subscriptions.pop(subscriber, {})
+        for job_id, user in subscribed.items():
             try:
-                job = self.registry.get(job_id, conn.user)
+                job = self.registry.get(job_id, user)
             except JobNotFound:
                 continue  # already expired
-            job.subscribers.discard(conn)
-        conn.subscriptions.clear()
+            job.subscribers.discard(subscriber)
+        if subscribed:
+            log.debug("%s: unsubscribed from %d jobs", subscriber.name, len(subscribed))
 
     async def _tick(self, job: Job) -> None:
         """Move a job on every ``step_ms`` (deadlines from its start, so steps don't drift)."""
@@ -94,8 +105,8 @@ class JobService:
         so no subscription can fall between the advance and the fan-out.
         """
         event = wire.state_event(job.id, job.owner, state.state, state.step)
-        for conn in tuple(job.subscribers):
-            conn.send(dict(event))  # each connection stamps its own seq on its own copy
+        for subscriber in subscribers_of(job):
+            subscriber.deliver(dict(event))  # each connection stamps its own seq on its own copy
         if job.halted:
             job.subscribers.clear()
 

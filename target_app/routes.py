@@ -4,12 +4,15 @@
 in the handshake (``Authorization: Bearer …`` or ``?token=…``) is verified now: a bad one gets HTTP
 401 and no WebSocket; a good one's ``sub`` is kept on the connection (``ws.username``, as websockets'
 own basic auth does). No token: the connection authenticates in band (see :mod:`.connection`).
+
+It takes only what it needs - the secret and a way to count a refused token - so it depends on no
+other part of the worker.
 """
 
 from __future__ import annotations
 
 import http
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import ServerConnection
@@ -18,9 +21,6 @@ from websockets.http11 import Request, Response
 
 from loadgen.protocol import tokens, wire
 from target_app import metrics
-
-if TYPE_CHECKING:
-    from target_app.app import App
 
 
 def handshake_token(headers: Headers, query: str) -> str | None:
@@ -34,7 +34,9 @@ def handshake_token(headers: Headers, query: str) -> str | None:
     return values[0] if values else None
 
 
-def process_request(app: App, ws: ServerConnection, request: Request) -> Response | None:
+def process_request(ws: ServerConnection, request: Request, *, secret: str,
+                    count_auth_failure: Callable[[], None]) -> Response | None:
+    """websockets' ``process_request`` hook: an HTTP answer, or None to go on with the handshake."""
     url = urlsplit(request.path)
     if url.path == "/healthz":
         return ws.respond(http.HTTPStatus.OK, "ok")
@@ -48,8 +50,8 @@ def process_request(app: App, ws: ServerConnection, request: Request) -> Respons
     if token is None:
         return None
     try:
-        ws.username = tokens.verify(app.config.secret, token)
+        ws.username = tokens.verify(secret, token)
     except tokens.TokenError as exc:
-        app.metrics.auth_failures.inc()
+        count_auth_failure()
         return ws.respond(http.HTTPStatus.UNAUTHORIZED, f"{exc}\n")
     return None

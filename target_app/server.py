@@ -11,7 +11,7 @@ from websockets.asyncio.server import serve
 
 from target_app.app import App
 from target_app.config import BACKLOG, CLOSE_TIMEOUT_S, Config
-from target_app.metrics import Metrics
+from target_app.context import WorkerContext
 from target_app.sockets import listening_socket
 from target_app.wiring import Wiring
 
@@ -23,7 +23,7 @@ async def run_worker(config: Config, index: int, wiring: Wiring, ready_fd: int |
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    app = App(config, index, wiring, Metrics())
+    app = App(WorkerContext.for_worker(config, index), wiring)
     server = await serve(
         app.handler,
         sock=listening_socket(config.host, config.port),

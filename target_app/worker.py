@@ -17,11 +17,10 @@ from collections.abc import Sequence
 
 import uvloop
 
-from loadgen.protocol.tokens import DEV_SECRET, SECRET_ENV
-from target_app import logs
+from loadgen.protocol.tokens import resolve_secret
+from target_app import faults, logs
 from target_app.config import Config
 from target_app.server import run_worker
-from target_app.wiring import build
 
 PR_SET_PDEATHSIG = 1
 
@@ -42,9 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.parent_pid is not None:
         die_with_parent(args.parent_pid)
-    config = Config.from_worker_json(args.config, os.environ.get(SECRET_ENV) or DEV_SECRET)
+    config = Config.from_worker_json(args.config, resolve_secret(None))
     logs.setup(config.log_level, f"w{args.index}")
-    wiring = build(config.faults)
+    wiring = faults.build(config.faults)  # the faults are installed here, once, at start-up
     return uvloop.run(run_worker(config, args.index, wiring, args.ready_fd))
 
 

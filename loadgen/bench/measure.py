@@ -1,10 +1,10 @@
-"""What a process tree cost, from the kernel's own accounting in ``/proc`` (Linux only).
+"""What a process tree cost, from the kernel's own accounting, read through psutil (Linux).
 
-- CPU: ``utime + stime`` of every live process in the tree, plus ``cutime + cstime`` (children it
-  already reaped), from ``/proc/PID/stat``, in seconds. Sample before and after a window and
-  subtract: :func:`cpu_seconds`.
-- Memory: ``VmRSS`` (now) and ``VmHWM`` (the peak) from ``/proc/PID/status``, in KiB, summed over
-  the tree.
+- CPU: user + system time of every live process in the tree, plus that of the children each
+  already reaped (``children_user + children_system``), in seconds. Sample before and after a
+  window and subtract: :func:`cpu_seconds`.
+- Memory: resident set size (now), and its peak, in KiB, summed over the tree. psutil has no peak
+  RSS on Linux, so that one figure is ``VmHWM`` from ``/proc/PID/status``.
 - Cores: :func:`pin` sets the CPU affinity of every thread of every process in a tree, so a
   generator and a server can each have a core of their own.
 
@@ -17,57 +17,55 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 __all__ = ["CorePlan", "Usage", "core_plan", "cpu_seconds", "pin", "process_tree", "usage"]
 
 PROC = Path("/proc")
-_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _tree(pid: int) -> list[psutil.Process]:
+    """``pid`` and its live descendants, parents first; empty if ``pid`` is gone."""
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
 
 
 def process_tree(pid: int) -> list[int]:
-    """``pid`` and its live descendants (children of every thread), parents first."""
-    tree = [pid]
-    i = 0
-    while i < len(tree):
-        for task in _tasks(tree[i]):
-            try:
-                text = (PROC / str(tree[i]) / "task" / task / "children").read_text()
-            except OSError:  # the task ended meanwhile
-                continue
-            tree.extend(int(child) for child in text.split())
-        i += 1
-    return tree
+    """``pid`` and its live descendants, parents first."""
+    return [member.pid for member in _tree(pid)]
 
 
-def _tasks(pid: int) -> list[str]:
+def _cpu(member: psutil.Process) -> float:
     try:
-        return os.listdir(PROC / str(pid) / "task")
-    except OSError:
-        return []
+        times = member.cpu_times()
+    except psutil.Error:  # ended between the listing and here
+        return 0.0
+    return times.user + times.system + times.children_user + times.children_system
 
 
 def cpu_seconds(pid: int) -> float:
     """CPU seconds (user + system) used so far by ``pid``'s tree, reaped children included."""
-    total = 0
-    for member in process_tree(pid):
-        try:
-            stat = (PROC / str(member) / "stat").read_text()
-        except OSError:  # ended between the listing and here
-            continue
-        # The command name (field 2) may hold spaces: split after its closing parenthesis.
-        fields = stat[stat.rindex(")") + 2 :].split()
-        # fields[0] is field 3 (state): utime, stime, cutime, cstime are fields 14-17.
-        total += sum(int(value) for value in fields[11:15])
-    return total / _TICK
+    return sum(_cpu(member) for member in _tree(pid))
 
 
-def _status_kib(pid: int, key: str) -> int:
+def _rss_kib(member: psutil.Process) -> int:
+    try:
+        return int(member.memory_info().rss) // 1024
+    except psutil.Error:  # ended meanwhile (a zombie has no memory either)
+        return 0
+
+
+def _peak_rss_kib(pid: int) -> int:
     try:
         text = (PROC / str(pid) / "status").read_text()
     except OSError:
         return 0
     for line in text.splitlines():
-        if line.startswith(key):
-            return int(line.split()[1])  # "VmRSS:	  12345 kB"
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])  # "VmHWM:	  12345 kB"
     return 0
 
 
@@ -82,11 +80,11 @@ class Usage:
 
 def usage(pid: int) -> Usage:
     """Sample ``pid``'s tree now."""
-    tree = process_tree(pid)
+    tree = _tree(pid)
     return Usage(
-        cpu_s=cpu_seconds(pid),
-        rss_kib=sum(_status_kib(member, "VmRSS:") for member in tree),
-        peak_rss_kib=sum(_status_kib(member, "VmHWM:") for member in tree),
+        cpu_s=sum(_cpu(member) for member in tree),
+        rss_kib=sum(_rss_kib(member) for member in tree),
+        peak_rss_kib=sum(_peak_rss_kib(member.pid) for member in tree),
     )
 
 
@@ -95,10 +93,14 @@ def pin(pid: int, cpus: frozenset[int] | None) -> None:
     started later inherit the mask of the thread that starts them."""
     if cpus is None:
         return
-    for member in process_tree(pid):
-        for task in _tasks(member):
+    for member in _tree(pid):
+        try:
+            threads = member.threads()
+        except psutil.Error:  # ended meanwhile
+            continue
+        for thread in threads:
             try:
-                os.sched_setaffinity(int(task), cpus)
+                os.sched_setaffinity(thread.id, cpus)
             except (ProcessLookupError, PermissionError):  # ended meanwhile / not ours
                 continue
 

@@ -19,8 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from loadgen import exitcodes
-
-SCENARIOS_DIR = Path(__file__).resolve().parent.parent.parent / "scenarios"
+from loadgen.run_options import RunOptions, add_cli_options, check_inputs, locust_args
 
 DESCRIPTION = """\
 Run wsrace's race scenarios headless, judge each scenario against its thresholds, write results.
@@ -37,30 +36,14 @@ exit codes: 0 pass, 1 a threshold failed, 2 bad input (file, flag, unreachable h
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wsrace run", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", default="full", choices=("quick", "full"),
-                        help="shipped schedule: quick (< 60 s, for CI) or full (default)")
-    parser.add_argument("--host", help="base URL of a server that speaks the protocol (default: the bundled target)")
-    parser.add_argument("--fault", action="append", default=[], metavar="NAME",
-                        help="inject this race bug into the bundled target (repeatable)")
-    parser.add_argument("--results", default="wsrace-results.json", metavar="PATH", help="JSON results file")
-    parser.add_argument("--junit", metavar="PATH", help="also write JUnit XML")
-    parser.add_argument("--thresholds", metavar="FILE", help="pass thresholds (TOML)")
-    parser.add_argument("--schedule", metavar="FILE", help="your own schedule (TOML) instead of --profile's")
-    parser.add_argument("--locustfile", "-f", default=str(SCENARIOS_DIR), metavar="PATH",
-                        help="scenarios to run (default: the shipped scenarios)")
+    add_cli_options(parser)
     return parser
 
 
-def locust_command(args: argparse.Namespace, passthrough: Sequence[str]) -> list[str]:
-    cmd = [sys.executable, "-m", "locust", "-f", args.locustfile, "--headless", "--profile", args.profile,
-           "--results", args.results]
-    for flag in ("host", "junit", "thresholds", "schedule"):
-        value = getattr(args, flag)
-        if value:
-            cmd += [f"--{flag}", value]
-    for fault in args.fault:
-        cmd += ["--fault", fault]
-    return cmd + list(passthrough)
+def locust_command(args: argparse.Namespace, passthrough: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """Locust's command line and the environment variables added for it (the secret goes there)."""
+    argv, env = locust_args(args)
+    return [sys.executable, "-m", "locust", "--headless", *argv, *passthrough], env
 
 
 def _verdict_code(locust_code: int, results: Path) -> int:
@@ -85,16 +68,6 @@ def _verdict_code(locust_code: int, results: Path) -> int:
     return exitcodes.PASS if doc.get("passed") else exitcodes.FAILED
 
 
-def _check_writable(flag: str, value: str) -> None:
-    path = Path(value)
-    if path.is_dir():
-        raise exitcodes.UsageError(f"{flag} {value}: is a directory; give a file path")
-    if not path.parent.is_dir():
-        raise exitcodes.UsageError(f"{flag} {value}: directory {path.parent} does not exist")
-    if not os.access(path.parent, os.W_OK | os.X_OK):
-        raise exitcodes.UsageError(f"{flag} {value}: cannot write to directory {path.parent}")
-
-
 def _check_locustfile(spec: str) -> None:
     """What Locust accepts for ``-f``: .py files, directories, URLs (comma-separated)."""
     for part in (item.strip() for item in spec.split(",")):
@@ -105,34 +78,20 @@ def _check_locustfile(spec: str) -> None:
             raise exitcodes.UsageError(f"--locustfile {part}: no such .py file or directory")
 
 
-def check_inputs(args: argparse.Namespace) -> None:
-    """Refuse bad input before any load: Locust would only notice it at the end, or call it a crash."""
-    if args.host and args.fault:
-        raise exitcodes.UsageError("--fault injects bugs into the bundled target: it cannot be used with --host")
-    if args.fault:
-        from target_app import faults  # the names only: imports nothing heavy
-
-        problem = faults.check(args.fault)
-        if problem:
-            raise exitcodes.UsageError(f"--fault: {problem}")
-    _check_writable("--results", args.results)
-    if args.junit:
-        _check_writable("--junit", args.junit)
-    _check_locustfile(args.locustfile)
-
-
 def main(argv: Sequence[str]) -> int:
     args, passthrough = _parser().parse_known_args(list(argv))
-    check_inputs(args)
+    # Refused here, before Locust starts; the plugin makes the same checks for `locust -f` by hand.
+    check_inputs(RunOptions.from_namespace(args), args.host)
+    _check_locustfile(args.locustfile)
     results = Path(args.results)
     # A results file left by an earlier run must never pass for this one's.
     with contextlib.suppress(FileNotFoundError):
         results.unlink()
-    cmd = locust_command(args, passthrough)
+    cmd, env = locust_command(args, passthrough)
     # Ctrl-C reaches Locust directly (same process group) and Locust writes the results; we only
     # wait. SIGINT is ignored here *after* Locust started: an ignored signal is inherited across
     # exec, and a Locust started with SIGINT ignored would never stop on Ctrl-C.
-    proc = subprocess.Popen(cmd, env=dict(os.environ))
+    proc = subprocess.Popen(cmd, env={**os.environ, **env})
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         code = proc.wait()

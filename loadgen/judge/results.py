@@ -1,10 +1,10 @@
 """The results file (``wsrace-results``, version 1): its builder, its mergeable tallies, its I/O.
 
 Every field is documented in ``docs/results-format.md``. Workers count iteration outcomes in
-:class:`ScenarioTally` values and send them to the master as plain data (:func:`tallies_to_dict`);
-the master adds them up with :func:`merge`, which is exact, associative and commutative, so the
-order and grouping of the reports does not matter. Send *deltas* (what happened since the last
-report) and start again from an empty tally after each report.
+:class:`ScenarioTally` values and send them to the master as plain data (:meth:`ScenarioTally.to_dict`,
+see :mod:`loadgen.collector`); the master adds them up with :func:`merge`, which is exact,
+associative and commutative, so the order and grouping of the reports does not matter. Send
+*deltas* (what happened since the last report) and start again from an empty tally after each report.
 """
 
 from __future__ import annotations
@@ -34,10 +34,7 @@ __all__ = [
     "build_results",
     "load_results",
     "merge",
-    "merge_tallies",
     "results_json",
-    "tallies_from_dict",
-    "tallies_to_dict",
     "utc_now",
     "with_verdicts",
     "write_results",
@@ -167,26 +164,6 @@ def merge(a: ScenarioTally, b: ScenarioTally) -> ScenarioTally:
     )
 
 
-def merge_tallies(
-    a: Mapping[str, ScenarioTally], b: Mapping[str, ScenarioTally]
-) -> dict[str, ScenarioTally]:
-    """Per-scenario :func:`merge` of two ``{scenario: tally}`` maps (a worker report into the total)."""
-    out = dict(a)
-    for name, tally in b.items():
-        out[name] = merge(out[name], tally) if name in out else tally
-    return out
-
-
-def tallies_to_dict(tallies: Mapping[str, ScenarioTally]) -> dict[str, dict[str, Any]]:
-    """``{scenario: tally}`` as plain data, e.g. for a Locust worker → master message."""
-    return {name: tally.to_dict() for name, tally in tallies.items()}
-
-
-def tallies_from_dict(data: Mapping[str, Mapping[str, Any]]) -> dict[str, ScenarioTally]:
-    """Inverse of :func:`tallies_to_dict`."""
-    return {name: ScenarioTally.from_dict(entry) for name, entry in data.items()}
-
-
 # --- the document ------------------------------------------------------------------------------
 
 
@@ -249,13 +226,17 @@ def build_results(
     run_checks: Sequence[Verdict] = (),
     run_error: str | None = None,
     server_error: str | None = None,
+    server_resets: Sequence[Mapping[str, Any]] = (),
+    server_samples: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """Assemble a version-1 results document.
 
     ``step_stats`` is ``{scenario: {step: {count, failures, p50, p90, p95, p99, max, avg, min}}}``
     (ms; missing percentiles are None). ``server_counters`` holds the growth of each /metrics
     counter over the run by short name, or None when /metrics was unreachable (``server_error``
-    says why). ``verdicts`` None (the usual case) means: judge now with
+    says why). ``server_resets`` lists the intervals in which counters went down (a restart: the
+    growth was summed over it), ``server_samples`` every read of /metrics, as plain data (see
+    :mod:`loadgen.counter_growth`). ``verdicts`` None (the usual case) means: judge now with
     ``evaluate(doc, thresholds, run_checks)``; given verdicts are used as they are.
     ``run_error`` says why the run broke, if it did.
     """
@@ -271,6 +252,8 @@ def build_results(
         "available": server_counters is not None,
         "counters": dict(server_counters or {}),
         "error": None if server_counters is not None else server_error or "not collected",
+        "resets": [dict(reset) for reset in server_resets],
+        "samples": [dict(sample) for sample in server_samples],
     }
     doc: dict[str, Any] = {
         "format": FORMAT,

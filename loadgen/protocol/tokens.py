@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Mapping
 from typing import Final
 
 import jwt
@@ -11,6 +13,15 @@ ALGORITHM: Final = "HS256"
 DEV_SECRET: Final = "wsrace-development-secret-not-for-production"
 """The documented development default for ``--secret`` / ``WSRACE_SECRET``. Never use it in production."""
 SECRET_ENV: Final = "WSRACE_SECRET"
+
+
+def resolve_secret(flag_value: str | None, environ: Mapping[str, str] | None = None) -> str:
+    """The HS256 secret both sides use: ``--secret`` if given, else ``$WSRACE_SECRET`` if set and not
+    empty, else :data:`DEV_SECRET`. An explicit empty ``--secret`` comes back empty: the caller refuses it."""
+    if flag_value is not None:
+        return flag_value
+    env = os.environ if environ is None else environ
+    return env.get(SECRET_ENV) or DEV_SECRET
 
 
 class TokenError(Exception):

@@ -8,6 +8,8 @@ builders and judge replies with :func:`check_server_message`.
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -114,6 +116,37 @@ def valid_close_code(code: int) -> bool:
     return code == 1000 or 4000 <= code <= 4999
 
 
+_LONG_DIGITS: Final = re.compile(r"\d{19}")
+"""A run of 19 digits: the shortest integer text orjson may read as a double (below -2**63)."""
+_INT_RANGE: Final = range(-(2**63), 2**64)
+"""The integers orjson reads exactly; beyond them it silently reads a rounded double."""
+
+
+def _echo_data_rounded(text: str | bytes) -> bool:
+    """Whether the echo data in ``text`` holds an integer orjson read as a rounded double.
+
+    Only the data matters: an ``id`` or a limit field read as a double is refused as "not an integer"
+    already. The exact parse runs only when the text has a long digit run, so it costs nothing in
+    ordinary traffic."""
+    digits = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    if not _LONG_DIGITS.search(digits):
+        return False
+    try:
+        exact = json.loads(digits)
+    except (ValueError, RecursionError):
+        return False  # orjson accepted it; only the numbers it may have rounded matter here
+    stack = [exact.get("data") if isinstance(exact, dict) else None]
+    while stack:
+        value = stack.pop()
+        if type(value) is int and value not in _INT_RANGE:
+            return True
+        if isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, dict):
+            stack.extend(value.values())
+    return False
+
+
 def parse_client_message(text: str | bytes) -> Op | BadInput:
     """Parse one text frame from a client into an op, or say which error answers it."""
     try:
@@ -132,6 +165,8 @@ def parse_client_message(text: str | bytes) -> Op | BadInput:
     if not isinstance(op, str):
         return BadInput(BAD_REQUEST, "field 'op' must be a string", msg_id)
     result = _parse_op(op, msg, msg_id)
+    if isinstance(result, Echo) and _echo_data_rounded(text):
+        return BadInput(BAD_REQUEST, "field 'data' holds an integer beyond -2**63 .. 2**64-1", msg_id)
     if isinstance(result, BadInput) and result.id is None:
         return BadInput(result.code, result.message, msg_id)
     return result

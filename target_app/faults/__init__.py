@@ -1,45 +1,62 @@
 """The injectable bugs: each ``--fault NAME`` swaps in a faithful copy of one real race-condition bug.
 
-Every fault lives in its own module here, ``target_app/faults/<name>.py``, and changes the worker
-only through :class:`~target_app.wiring.Wiring` at startup, by replacing one part (a connection
-method, the outbox, the job service, a background task). The correct code path never tests for a
-fault. This package's ``__init__`` imports nothing heavy, so the CLI can validate names cheaply.
+Every fault lives in its own module here, ``target_app/faults/<name>.py``, whose docstring names the
+bug, and changes the worker only by declaring its :class:`~target_app.wiring.Parts` (``PARTS``):
+a subclass of the connection, the job service or the outbox that overrides a method or two, or a
+replacement sweeper. The correct code path never tests for a fault. To add one: a module here
+exporting ``PARTS``, and its name and description in :mod:`loadgen.protocol.faults`.
+
+Which faults combine is derived, never listed: two faults that replace the same member of the same
+part (:func:`target_app.wiring.clash`) are refused with a message naming both and the member; any
+others compose. The names come from the pure catalogue :mod:`loadgen.protocol.faults`; this
+package's ``__init__`` imports nothing heavy at import time (the fault modules, and the server code
+they need, are loaded only to compare two faults or to build a worker), so a command line can check
+names cheaply.
 """
 
 from __future__ import annotations
 
 import importlib
+import itertools
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 from loadgen.protocol.faults import FAULTS, describe, unknown_problem
 
-__all__ = ["FAULTS", "check", "describe", "install"]
-
 if TYPE_CHECKING:
-    from target_app.wiring import Wiring
+    from target_app.wiring import Parts, Wiring
 
-_INCOMPATIBLE: Final[dict[frozenset[str], str]] = {
-    frozenset({"cross-talk", "unsafe-close"}): "both replace how state events are delivered",
+__all__ = ["FAULTS", "build", "check", "describe", "parts"]
 
-}
+
+def parts(name: str) -> Parts:
+    """What fault ``name`` replaces (imports its module)."""
+    module = importlib.import_module(f"{__name__}.{name.replace('-', '_')}")
+    found: Parts = module.PARTS
+    return found
 
 
 def check(names: Iterable[str]) -> str | None:
     """Return what is wrong with a set of fault names, or None if they can be used together."""
-    chosen = list(names)
+    chosen = list(dict.fromkeys(names))
     unknown = unknown_problem(chosen)
     if unknown:
         return unknown
-    for pair, why in _INCOMPATIBLE.items():
-        if pair <= set(chosen):
-            first, second = sorted(pair)
-            return f"--fault {first} and --fault {second} cannot be combined: {why}"
+    if len(chosen) < 2:
+        return None
+    from target_app.wiring import clash  # only now: comparing faults needs the parts themselves
+
+    for first, second in itertools.combinations(sorted(chosen), 2):
+        common = clash(parts(first), parts(second))
+        if common:
+            what = ", ".join(common)
+            return (f"--fault {first} and --fault {second} cannot be combined: both replace "
+                    f"{what}, and one would hide the other")
     return None
 
 
-def install(names: Iterable[str], wiring: Wiring) -> None:
-    """Apply each named fault to ``wiring`` (names already checked)."""
-    for name in dict.fromkeys(names):
-        module = importlib.import_module(f"{__name__}.{name.replace('-', '_')}")
-        module.install(wiring)
+def build(names: Iterable[str]) -> Wiring:
+    """The parts of a worker with these faults (names already checked; none: the correct app)."""
+    from target_app.wiring import compose
+
+    return compose(parts(name) for name in dict.fromkeys(names))

@@ -15,34 +15,31 @@ Detection: two users each run a multi-step job at the same time; events arrive w
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from loadgen.protocol import wire
 from loadgen.protocol.jobs import Job, JobState
-from target_app.jobs import JobService
-from target_app.wiring import Wiring
-
-if TYPE_CHECKING:
-    from target_app.app import App
+from target_app.context import WorkerContext
+from target_app.jobs import JobService, subscribers_of
+from target_app.wiring import Parts
 
 
 class CrossTalkJobs(JobService):
     JOURNAL_S: ClassVar[float] = 0.01
     """The journaling round trip the buggy fan-out awaits (simulated)."""
 
-    def __init__(self, app: App) -> None:
-        super().__init__(app)
+    def __init__(self, context: WorkerContext) -> None:
+        super().__init__(context)
         self._event: dict[str, Any] = {}  # shared by every job: THE BUG
 
     async def publish(self, job: Job, state: JobState) -> None:
         self._event = wire.state_event(job.id, job.owner, state.state, state.step)
-        subscribers = tuple(job.subscribers)
+        subscribers = subscribers_of(job)
         if job.halted:
             job.subscribers.clear()
         await asyncio.sleep(self.JOURNAL_S)  # "journal the event before fan-out"
-        for conn in subscribers:
-            conn.send(dict(self._event))  # whatever event is in the slot by now
+        for subscriber in subscribers:
+            subscriber.deliver(dict(self._event))  # whatever event is in the slot by now
 
 
-def install(wiring: Wiring) -> None:
-    wiring.jobs_classes.append(CrossTalkJobs)
+PARTS = Parts(jobs=CrossTalkJobs)

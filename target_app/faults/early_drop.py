@@ -22,7 +22,7 @@ from websockets.exceptions import ConnectionClosed
 
 from loadgen.protocol import tokens
 from target_app.connection import Connection
-from target_app.wiring import Wiring
+from target_app.wiring import Parts
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class EarlyDropConnection(Connection):
                         reading.result()
                     except ConnectionClosed:
                         return None
-                    self.app.metrics.messages_received.inc()
+                    self.context.metrics.messages_received.inc()
                     log.debug("%s: message before the user is loaded; dropped", self.name)
                     continue  # THE BUG: nobody to handle it for yet, so it is thrown away
                 reading.cancel()  # cancelling recv() loses nothing
@@ -63,7 +63,7 @@ class EarlyDropConnection(Connection):
     async def _load_user(self, user: str | None, token: str | None) -> str | None:
         if token is not None:
             try:
-                user = await asyncio.to_thread(tokens.verify, self.app.config.secret, token)
+                user = await asyncio.to_thread(tokens.verify, self.context.config.secret, token)
             except tokens.TokenError as exc:
                 self.reject(str(exc), None)
                 return None
@@ -71,5 +71,4 @@ class EarlyDropConnection(Connection):
         return user
 
 
-def install(wiring: Wiring) -> None:
-    wiring.connection_classes.append(EarlyDropConnection)
+PARTS = Parts(connection=EarlyDropConnection)

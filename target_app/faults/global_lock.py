@@ -18,7 +18,7 @@ from typing import ClassVar
 
 from loadgen.protocol import wire
 from target_app.connection import Connection
-from target_app.wiring import Wiring
+from target_app.wiring import Parts
 
 
 class GlobalLockConnection(Connection):
@@ -31,5 +31,4 @@ class GlobalLockConnection(Connection):
             await super().dispatch(op)
 
 
-def install(wiring: Wiring) -> None:
-    wiring.connection_classes.append(GlobalLockConnection)
+PARTS = Parts(connection=GlobalLockConnection)

@@ -18,7 +18,7 @@ import logging
 from typing import ClassVar
 
 from target_app.outbox import Message, Outbox
-from target_app.wiring import Wiring
+from target_app.wiring import Parts
 
 log = logging.getLogger(__name__)
 
@@ -48,5 +48,4 @@ class LossyOutbox(Outbox):
             return True  # THE BUG: the producer carries on as if it had been sent
 
 
-def install(wiring: Wiring) -> None:
-    wiring.outbox_class = LossyOutbox
+PARTS = Parts(outbox=LossyOutbox)

@@ -14,20 +14,15 @@ client waits for ``halted`` forever.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from loadgen.protocol.jobs import RUNNING, Job, JobNotFound, JobState
-from target_app.connection import Connection
-from target_app.jobs import JobService
-from target_app.wiring import Wiring
-
-if TYPE_CHECKING:
-    from target_app.app import App
+from target_app.context import WorkerContext
+from target_app.jobs import JobService, Subscriber
+from target_app.wiring import Parts
 
 
 class LostSnapshotJobs(JobService):
-    def __init__(self, app: App) -> None:
-        super().__init__(app)
+    def __init__(self, context: WorkerContext) -> None:
+        super().__init__(context)
         self._status: dict[str, tuple[str, JobState]] = {}  # job id -> (owner, status)
 
     def start(self, owner: str, steps: int, step_ms: int) -> Job:
@@ -35,8 +30,8 @@ class LostSnapshotJobs(JobService):
         self._status[job.id] = (owner, JobState(RUNNING, 0))  # "submitted, so running": never updated
         return job
 
-    def snapshot(self, conn: Connection, job_id: str) -> JobState:
-        super().snapshot(conn, job_id)  # registers (and checks owner / existence)
+    def snapshot(self, subscriber: Subscriber, user: str, job_id: str) -> JobState:
+        super().snapshot(subscriber, user, job_id)  # registers (and checks owner / existence)
         return self._status[job_id][1]  # THE BUG: a stale status, not the job's state now
 
     def expire(self) -> int:
@@ -49,5 +44,4 @@ class LostSnapshotJobs(JobService):
         return gone
 
 
-def install(wiring: Wiring) -> None:
-    wiring.jobs_classes.append(LostSnapshotJobs)
+PARTS = Parts(jobs=LostSnapshotJobs)

@@ -16,7 +16,7 @@ import asyncio
 import logging
 
 from target_app.jobs import SWEEP_INTERVAL_S, JobService
-from target_app.wiring import Wiring
+from target_app.wiring import Parts
 
 log = logging.getLogger(__name__)
 
@@ -30,5 +30,4 @@ async def stubborn_sweeper(jobs: JobService, interval: float = SWEEP_INTERVAL_S)
             log.warning("job sweeper interrupted; carrying on")
 
 
-def install(wiring: Wiring) -> None:
-    wiring.sweeper = stubborn_sweeper
+PARTS = Parts(sweeper=stubborn_sweeper)

@@ -17,6 +17,12 @@ Every crash counts in ``wsrace_unhandled_errors_total``. The correct app sends t
 per connection that expects ``ConnectionClosed`` at the send site, unsubscribes a connection as it
 starts closing, and ignores what a client sends after a close op.
 
+Waiting in ``close()`` on the connection's only reader is part of the habit, and it can stall: with
+more data frames waiting unread than websockets' receive window (``max_queue``, 16), websockets has
+stopped reading the socket until the reader drains them, so the client's answering close frame is
+never read, and the handshake hangs until the close timeout (10 s) drops the connection; only then
+do the replies to the waiting ops crash. The crash comes, but late.
+
 Detection: ``unhandled_errors`` grows when a client closes while ops are in flight; after a
 subscriber closes with 4000 mid-job, other users' jobs never report ``halted`` and their next op
 is answered with close 1011.
@@ -25,7 +31,7 @@ is answered with close 1011.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import Protocol, cast
 
 import orjson
 from websockets.exceptions import ConnectionClosedOK
@@ -33,40 +39,43 @@ from websockets.exceptions import ConnectionClosedOK
 from loadgen.protocol import wire
 from loadgen.protocol.jobs import Job, JobState
 from target_app.connection import Connection, Message
-from target_app.jobs import JobService
-from target_app.wiring import Wiring
+from target_app.context import WorkerContext
+from target_app.jobs import JobService, Subscriber
+from target_app.wiring import Parts
 
-if TYPE_CHECKING:
-    from target_app.app import App
+
+class DirectSubscriber(Subscriber, Protocol):
+    """A subscriber the shared notifier can write to itself, bypassing its outbox."""
+
+    async def send_now(self, message: Message) -> None: ...
 
 
 class UnsafeCloseJobs(JobService):
-    def __init__(self, app: App) -> None:
-        super().__init__(app)
+    def __init__(self, context: WorkerContext) -> None:
+        super().__init__(context)
         self._queue: asyncio.Queue[tuple[Job, Message]] = asyncio.Queue()
         self._notifier: asyncio.Task[None] | None = None
 
     async def publish(self, job: Job, state: JobState) -> None:
         if self._notifier is None:
-            self._notifier = self.app.tasks.spawn(self._notify(), name="shared notifier")
+            self._notifier = self.context.tasks.spawn(self._notify(), name="shared notifier")
         self._queue.put_nowait((job, wire.state_event(job.id, job.owner, state.state, state.step)))
 
     async def _notify(self) -> None:
         while True:
             job, event = await self._queue.get()
-            for conn in tuple(job.subscribers):
+            for subscriber in tuple(job.subscribers):
                 try:
-                    await conn.ws.send(orjson.dumps(conn.seq.stamp(dict(event))), text=True)
+                    await cast(DirectSubscriber, subscriber).send_now(dict(event))
                 except ConnectionClosedOK:
-                    job.subscribers.discard(conn)  # closed normally: forget it
+                    job.subscribers.discard(subscriber)  # closed normally: forget it
                     continue
                 # THE BUG: ConnectionClosedError is not caught above; it ends this task.
-                self.app.metrics.messages_sent.inc()
             if job.halted:
                 job.subscribers.clear()
 
-    def unsubscribe(self, conn: Connection) -> None:
-        conn.subscriptions.clear()  # "the notifier forgets closed subscribers by itself"
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self.subscriptions.pop(subscriber, None)  # "the notifier forgets closed subscribers itself"
 
     def raise_if_notifier_failed(self) -> None:
         if self._notifier is not None and self._notifier.done() and not self._notifier.cancelled():
@@ -77,7 +86,7 @@ class UnsafeCloseConnection(Connection):
     __slots__ = ()
 
     async def dispatch(self, op: wire.Op) -> None:
-        jobs = self.app.jobs
+        jobs = self.jobs
         assert isinstance(jobs, UnsafeCloseJobs)
         jobs.raise_if_notifier_failed()
         if isinstance(op, wire.Close):
@@ -86,10 +95,11 @@ class UnsafeCloseConnection(Connection):
         await super().dispatch(op)
 
     async def reply(self, message: Message) -> None:
+        await self.send_now(message)
+
+    async def send_now(self, message: Message) -> None:
         await self.ws.send(orjson.dumps(self.seq.stamp(message)), text=True)  # unguarded
-        self.app.metrics.messages_sent.inc()
+        self.context.metrics.messages_sent.inc()
 
 
-def install(wiring: Wiring) -> None:
-    wiring.jobs_classes.append(UnsafeCloseJobs)
-    wiring.connection_classes.append(UnsafeCloseConnection)
+PARTS = Parts(jobs=UnsafeCloseJobs, connection=UnsafeCloseConnection)

@@ -34,9 +34,27 @@ def test_an_ip_address_needs_no_resolver(listener: socket.socket, monkeypatch: p
         sock.close()
 
 
-def test_a_name_is_resolved(listener: socket.socket) -> None:
+def test_a_name_is_resolved(listener: socket.socket, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A name goes through getaddrinfo, and the connection it gives reaches the listener."""
+    asked: list[object] = []
+    real = socket.getaddrinfo
+
+    def spy(host: object, *args: object, **kwargs: object) -> object:
+        asked.append(host)
+        return real(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", spy)
     sock = tcp_connect("localhost", listener.getsockname()[1], 5.0)
-    sock.close()
+    try:
+        listener.settimeout(5.0)
+        peer, _ = listener.accept()
+        try:
+            assert peer.getpeername() == sock.getsockname()  # this connection, not another
+        finally:
+            peer.close()
+    finally:
+        sock.close()
+    assert asked == ["localhost"]
 
 
 def test_ipv6_address(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -53,8 +71,35 @@ def test_ipv6_address(monkeypatch: pytest.MonkeyPatch) -> None:
         server.close()
 
 
-def test_refused_is_an_os_error_and_leaks_no_socket(listener: socket.socket) -> None:
-    port = listener.getsockname()[1]
-    listener.close()
+@pytest.fixture
+def refusing_port() -> Iterator[int]:
+    """A loopback port that refuses connections: bound by us (so no one else takes it), never
+    listening."""
+    bound = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    bound.bind(("127.0.0.1", 0))
+    yield bound.getsockname()[1]
+    bound.close()
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_refused_is_an_os_error_and_leaks_no_socket(
+    host: str, refusing_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refused connect raises ConnectionRefusedError, and every socket it opened is closed again
+    (by the IP path and by the resolver path)."""
+    opened: list[socket.socket] = []
+
+    class Recorded(socket.socket):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+            opened.append(self)
+
+    if host == "localhost":  # only the address our refusing socket holds, not ::1 as well
+        real = socket.getaddrinfo
+        monkeypatch.setattr(socket, "getaddrinfo",
+                            lambda h, *a, **k: [ai for ai in real(h, *a, **k) if ai[0] == socket.AF_INET])
+    monkeypatch.setattr(socket, "socket", Recorded)
     with pytest.raises(ConnectionRefusedError):
-        tcp_connect("127.0.0.1", port, 5.0)
+        tcp_connect(host, refusing_port, 5.0)
+    assert opened, "no socket was opened: the connect was never tried"
+    assert [sock.fileno() for sock in opened] == [-1] * len(opened), "a socket was left open"

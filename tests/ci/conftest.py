@@ -6,7 +6,8 @@
   against the target with ``--fault lost-snapshot`` (its bug), for compare and the JUnit failure.
 - ``killed_target_run``: a run whose bundled target is SIGKILLed under load (exit 3).
 
-Every process is started in its own session and its whole group is killed afterwards.
+Every process is a :class:`loadgen.children.Child`, started in its own session, whose whole group is
+killed afterwards.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import itertools
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -26,6 +26,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from loadgen.children import Child
 from tests.ci.workflow import StepRun, job_steps, load_workflow, run_step, wsrace_commands
 from tests.support.wsrace_cli import Finished, run_wsrace
 
@@ -132,30 +133,23 @@ def _kill_group(pid: int) -> None:
 def killed_target_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KilledRun]:
     """``wsrace run`` whose bundled target is SIGKILLed a few seconds into the load."""
     workdir = tmp_path_factory.mktemp("killed-target")
-    log = workdir / "output.log"
     cmd = [sys.executable, "-m", "loadgen.cli", "run", "--schedule", str(STEADY_SCHEDULE),
            "--results", "results.json", "--junit", "junit.xml"]
-    with log.open("w") as out:
-        proc = subprocess.Popen(cmd, cwd=workdir, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
     target: psutil.Process | None = None
-    try:
-        deadline = time.monotonic() + 60
-        while proc.poll() is None and time.monotonic() < deadline and TARGET_UP not in log.read_text():
-            time.sleep(0.1)  # killed while starting, the target would be "did not start", not "died"
-        target = bundled_target(proc.pid)
-        assert target is not None, f"no bundled target among the run's processes:\n{log.read_text()[-4000:]}"
-        time.sleep(KILL_AFTER_S)
-        assert proc.poll() is None, f"the run ended before its target was killed:\n{log.read_text()[-4000:]}"
-        target.send_signal(signal.SIGKILL)
+    with Child.start(cmd, name="wsrace run", cwd=workdir, output="log") as run:
         try:
-            returncode = proc.wait(SHORT_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"the run did not stop after its target died:\n{log.read_text()[-4000:]}") from None
-        yield KilledRun(returncode, log.read_text(), workdir / "results.json", workdir / "junit.xml")
-    finally:
-        _kill_group(proc.pid)
-        if target is not None:
-            _kill_group(target.pid)  # its workers, in the target's own session
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(30)
+            deadline = time.monotonic() + 60
+            while run.alive() and time.monotonic() < deadline and TARGET_UP not in run.log_text():
+                time.sleep(0.1)  # killed while starting, the target would be "did not start", not "died"
+            target = bundled_target(run.pid)
+            assert target is not None, f"no bundled target among the run's processes:\n{run.log_text()[-4000:]}"
+            time.sleep(KILL_AFTER_S)
+            assert run.alive(), f"the run ended before its target was killed:\n{run.log_text()[-4000:]}"
+            target.send_signal(signal.SIGKILL)
+            returncode = run.wait(time.monotonic() + SHORT_TIMEOUT_S)
+            if returncode is None:
+                raise AssertionError(f"the run did not stop after its target died:\n{run.log_text()[-4000:]}")
+            yield KilledRun(returncode, run.log_text(), workdir / "results.json", workdir / "junit.xml")
+        finally:
+            if target is not None:
+                _kill_group(target.pid)  # its workers, in the target's own session

@@ -1,25 +1,25 @@
 """Read the shipped GitHub Actions workflow and docs/ci.md, and run workflow steps locally.
 
 A step's ``run:`` script is executed as GitHub's ``shell: bash`` does (``bash --noprofile --norc -eo
-pipefail``), in its own process group that is always killed afterwards, with the venv's ``wsrace``
-first on PATH and ``GITHUB_STEP_SUMMARY`` / ``GITHUB_OUTPUT`` / ``RUNNER_TEMP`` pointing at files of
-the test's own.
+pipefail``) as a :class:`loadgen.children.Child` (its own process group, always killed afterwards),
+with the venv's ``wsrace`` first on PATH and ``GITHUB_STEP_SUMMARY`` / ``GITHUB_OUTPUT`` /
+``RUNNER_TEMP`` pointing at files of the test's own.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shlex
-import signal
-import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from loadgen.children import Child
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / "examples" / "github-actions.yml"
@@ -121,23 +121,14 @@ def run_step(step: dict[str, Any], cwd: Path, *, timeout: float) -> StepRun:
     }
     script_path = github / "step.sh"
     script_path.write_text(script, encoding="utf-8")
-    proc = subprocess.Popen(
-        ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script_path)],
-        cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, start_new_session=True,
-    )
-    try:
-        output, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        output, _ = proc.communicate(timeout=30)
+    cmd = ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script_path)]
+    with Child.start(cmd, name="workflow step", env=env, cwd=cwd, output="log") as child:
+        returncode = child.wait(time.monotonic() + timeout)
+        output = child.log_text()
+    if returncode is None:
         name = step.get("name")
-        raise AssertionError(f"step {name!r} did not finish within {timeout} s:\n{output[-5000:]}") from None
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-    return StepRun(str(step.get("name") or script.splitlines()[0]), proc.returncode, output)
+        raise AssertionError(f"step {name!r} did not finish within {timeout} s:\n{output[-5000:]}")
+    return StepRun(str(step.get("name") or script.splitlines()[0]), returncode, output)
 
 
 def step_summary(cwd: Path) -> str:

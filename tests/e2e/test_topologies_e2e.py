@@ -3,17 +3,15 @@ with Locust's master and worker as separate processes. Real target app, real Loc
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import socket
-import subprocess
 import sys
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
+from loadgen.children import Child
 from loadgen.protocol.tokens import mint
 from tests.support.target import running_target
 from tests.support.wsrace_cli import run_wsrace
@@ -57,33 +55,36 @@ def test_token_file_signed_with_another_secret_is_auth_rejected(tmp_path: Path) 
     assert set(finished.failures_by_kind("rapid_connect")) == {"auth_rejected"}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def master_port(master: Child, deadline: float) -> int:
+    """The port the Locust master's RPC server listens on, read from the kernel's socket table once
+    it listens. The master was given ``--master-bind-port 0``: Locust passes 0 to pyzmq's
+    ``bind_to_random_port``, which binds ``tcp://HOST:*`` and lets the OS choose, but logs nothing
+    about it; the process's one listening TCP socket is the answer (headless: no web UI)."""
+    while master.alive():
+        listening = [c.laddr.port for c in psutil.Process(master.pid).net_connections("tcp")
+                     if c.status == psutil.CONN_LISTEN]
+        if listening:
+            assert len(listening) == 1, f"the master listens on several ports: {listening}"
+            return listening[0]
+        assert time.monotonic() < deadline, f"the master never listened:\n{master.tail(40)}"
+        time.sleep(0.05)  # Locust gives no signal when it has bound: look again, until the deadline
+    raise AssertionError(f"the master exited (code {master.poll()}) before listening:\n{master.tail(40)}")
 
 
 def test_separate_master_and_worker_processes(tmp_path: Path) -> None:
     """Locust's own distributed mode: the master starts the target and judges; a worker does the load."""
-    port = str(_free_port())
     base = [sys.executable, "-m", "locust", "-f", str(SCENARIOS)]
-    master_cmd = [*base, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", port, "--headless",
+    master_cmd = [*base, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", "0", "--headless",
                   "--expect-workers", "1", "--schedule", str(HERE / "only_fast_halt.toml"), "--results", "r.json",
                   "--only-summary"]
-    worker_cmd = [*base, "--worker", "--master-host", "127.0.0.1", "--master-port", port]
-    procs: list[subprocess.Popen[str]] = []
-    try:
-        for cmd in (master_cmd, worker_cmd):
-            procs.append(subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL, text=True, start_new_session=True,
-                                          env=dict(os.environ)))
-        master_out, _ = procs[0].communicate(timeout=RUN_TIMEOUT_S)
-        procs[1].wait(timeout=30)
-    finally:
-        for proc in procs:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-    assert procs[0].returncode == 0, master_out[-4000:]
+    with Child.start(master_cmd, name="locust master", cwd=tmp_path, output="log") as master:
+        port = master_port(master, time.monotonic() + 60)
+        worker_cmd = [*base, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
+        with Child.start(worker_cmd, name="locust worker", cwd=tmp_path, output="log") as worker:
+            master_code = master.wait(time.monotonic() + RUN_TIMEOUT_S)
+            master_out = master.log_text()
+            worker.wait(time.monotonic() + 30)
+    assert master_code == 0, master_out[-4000:]
     doc = json.loads((tmp_path / "r.json").read_text())
     assert doc["passed"] is True and doc["run"]["processes"] == 1
     assert doc["scenarios"]["fast_halt"]["iterations"] > 0

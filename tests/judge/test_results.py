@@ -18,9 +18,6 @@ from loadgen.judge.results import (
     build_results,
     load_results,
     merge,
-    merge_tallies,
-    tallies_from_dict,
-    tallies_to_dict,
     write_results,
 )
 from tests.judge.samples import good_doc, limits, meta
@@ -82,16 +79,8 @@ def test_error_rate_excludes_interrupted(tally: ScenarioTally, iterations: int, 
 
 
 def test_tally_round_trips_through_plain_data() -> None:
-    """to_dict/from_dict and tallies_to_dict/tallies_from_dict are inverses (worker → master)."""
+    """to_dict/from_dict are inverses (worker → master)."""
     assert ScenarioTally.from_dict(json.loads(json.dumps(T1.to_dict()))) == T1
-    both = {"a": T1, "b": T3}
-    assert tallies_from_dict(json.loads(json.dumps(tallies_to_dict(both)))) == both
-
-
-def test_merge_tallies_per_scenario() -> None:
-    """merge_tallies merges scenario by scenario and keeps scenarios only one side has."""
-    got = merge_tallies({"a": T1, "b": T2}, {"b": T3, "c": T1})
-    assert got == {"a": T1, "b": merge(T2, T3), "c": T1}
 
 
 def test_int_close_codes_become_strings_sorted_numerically() -> None:
@@ -136,7 +125,8 @@ def test_build_results_layout() -> None:
     assert (steady["iterations"], steady["interrupted"], steady["error_rate"]) == (40, 3, 0.0)
     assert doc["scenarios"]["fast_halt"]["steps"]["start→halted"]["p95"] == 25.0
     assert doc["server"] == {"available": True, "error": None,
-                             "counters": {"unhandled_errors": 0, "dropped_messages": 0, "connections_total": 900}}
+                             "counters": {"unhandled_errors": 0, "dropped_messages": 0, "connections_total": 900},
+                             "resets": [], "samples": []}
     assert doc["thresholds"]["scenarios"]["fast_halt"]["min_iterations"] == 20
     assert all(v["passed"] for v in doc["verdicts"])
 
@@ -175,8 +165,19 @@ def test_build_results_rejects_bad_step_stats(stats: dict[str, Any], match: str)
 def test_build_results_server_unreachable() -> None:
     """No counters means /metrics was unreachable: recorded with its reason, and judged failed."""
     doc = good_doc(server_counters=None, server_error="connection refused")
-    assert doc["server"] == {"available": False, "counters": {}, "error": "connection refused"}
+    assert doc["server"] == {"available": False, "counters": {}, "error": "connection refused",
+                             "resets": [], "samples": []}
     assert doc["passed"] is False
+
+
+def test_build_results_keeps_the_server_samples_and_resets() -> None:
+    """The poller's samples and the restarts it saw are written as given, and survive a round trip."""
+    samples = [{"t": 0.0, "at": "a", "counters": {"unhandled_errors": 0}}, {"t": 5.0, "at": "b", "error": "refused"},
+               {"t": 10.0, "at": "c", "counters": {"unhandled_errors": 0}}]
+    resets = [{"t": 10.0, "counters": ["connections_total"]}]
+    doc = good_doc(server_samples=samples, server_resets=resets)
+    assert (doc["server"]["samples"], doc["server"]["resets"]) == (samples, resets)
+    assert json.loads(json.dumps(doc))["server"] == doc["server"]
 
 
 def test_build_results_run_checks_and_run_error() -> None:

@@ -10,7 +10,8 @@ import pytest
 
 from loadgen.exitcodes import UsageError
 from loadgen.protocol import tokens
-from loadgen.tokens_source import CommandTokens, FileTokens, MintedTokens, resolve_secret, token_source
+from loadgen.protocol.tokens import resolve_secret
+from loadgen.tokens_source import CommandTokens, FileTokens, MintedTokens, token_source
 
 SECRET = "tokens-source-test-secret-0123456789abcdef"
 

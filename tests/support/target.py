@@ -5,8 +5,9 @@
         urlopen(target.http_url + "/metrics")     # http://127.0.0.1:PORT
         assert target.stop(timeout=10) == 0       # SIGTERM, wait; optional
 
-The app runs in its own process group (session); leaving the ``with`` block always kills that whole
-group (supervisor and workers), even when the test failed or :meth:`Target.stop` was never called.
+The app is a :class:`loadgen.children.Child`: its own process group (session), dying with the test
+process; leaving the ``with`` block always kills that whole group (supervisor and workers), even
+when the test failed or :meth:`Target.stop` was never called.
 Its stderr goes to a file, readable with :meth:`Target.logs` (startup failures quote its tail).
 """
 
@@ -17,15 +18,13 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from loadgen import bundled
-from loadgen.bundled import read_listening
+from loadgen.children import Child, ChildFailed
 from loadgen.protocol.tokens import DEV_SECRET, SECRET_ENV
 
 __all__ = ["StartFailed", "Target", "running_target"]
@@ -37,13 +36,20 @@ class StartFailed(AssertionError):
 
 @dataclass
 class Target:
-    proc: subprocess.Popen[bytes]
+    child: Child
     port: int
     listening: dict[str, Any]
     """The parsed listening line: event, host, port, workers, pid."""
     secret: str
     """The token secret the app uses (mint tokens with loadgen.protocol.tokens.mint)."""
-    log_path: Path
+
+    @property
+    def proc(self) -> subprocess.Popen[bytes]:
+        return self.child.proc
+
+    @property
+    def log_path(self) -> Path:
+        return self.child.log_path
 
     @property
     def url(self) -> str:
@@ -55,42 +61,24 @@ class Target:
         return f"http://127.0.0.1:{self.port}"
 
     def logs(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        return self.child.log_text()
 
     def stop(self, timeout: float = 15.0, signum: int = signal.SIGTERM) -> int:
         """Send ``signum`` (SIGTERM), wait up to ``timeout`` s for the exit code; kill if needed.
 
         Raises AssertionError if it had to be killed, so a hung shutdown fails the test.
         """
-        if self.proc.poll() is None:
-            self.proc.send_signal(signum)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            kill_group(self.proc)
+        code = self.child.stop(grace=timeout, signum=signum)
+        if code is None:
             raise AssertionError(
                 f"target did not exit within {timeout} s of signal {signum}; killed it.\n"
                 f"{tail(self.logs())}"
-            ) from None
+            )
+        return code
 
 
 def tail(text: str, lines: int = 40) -> str:
     return "\n".join(text.splitlines()[-lines:])
-
-
-def kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the target's whole process group and reap the supervisor."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(10)
-
-
-def _read_listening(proc: subprocess.Popen[bytes], deadline: float, log_path: Path) -> dict[str, Any]:
-    try:
-        return read_listening(proc, deadline)
-    except bundled.StartFailed as exc:
-        raise StartFailed(f"target: {exc}.\n{tail(log_path.read_text(errors='replace'))}") from None
 
 
 @contextlib.contextmanager
@@ -104,26 +92,18 @@ def running_target(
 
     ``env`` is added to this process's environment (e.g. ``{"WSRACE_SECRET": ...}``).
     """
-    full_env = {**os.environ, **(env or {})}
-    secret = full_env.get(SECRET_ENV) or DEV_SECRET
+    secret = {**os.environ, **(env or {})}.get(SECRET_ENV) or DEV_SECRET
     if "--secret" in extra_args:
         secret = extra_args[extra_args.index("--secret") + 1]
     cmd = [sys.executable, "-m", "target_app", "--host", "127.0.0.1", "--port", "0",
            "--workers", str(workers), *extra_args]
-    with tempfile.NamedTemporaryFile(prefix="wsrace-target-", suffix=".log", delete=False) as log:
-        log_path = Path(log.name)
-        proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, env=full_env,
-            start_new_session=True,
-        )
-    try:
-        listening = _read_listening(proc, time.monotonic() + startup_timeout, log_path)
-        yield Target(proc, int(listening["port"]), listening, secret, log_path)
-    except BaseException:
-        sys.stderr.write(f"--- target log (tail) ---\n{tail(log_path.read_text(errors='replace'), 80)}\n")
-        raise
-    finally:
-        kill_group(proc)
-        if proc.stdout is not None:
-            proc.stdout.close()
-        log_path.unlink(missing_ok=True)
+    with Child.start(cmd, name="target", env=env) as child:
+        try:
+            try:
+                listening = child.read_listening(time.monotonic() + startup_timeout)
+            except ChildFailed as exc:
+                raise StartFailed(str(exc)) from None
+            yield Target(child, int(listening["port"]), listening, secret)
+        except BaseException:
+            sys.stderr.write(f"--- target log (tail) ---\n{tail(child.log_text(), 80)}\n")
+            raise

@@ -1,20 +1,21 @@
 """Run the real ``wsrace`` CLI in a subprocess, bounded in time, and always clean up its process tree.
 
-The command runs in its own session (process group); on timeout or test failure the whole group —
-Locust master, its worker processes, the bundled target — is killed, so nothing outlives the test.
+The command is a :class:`loadgen.children.Child`: its own session (process group), dying with the
+test process. On timeout or test failure the whole group — Locust master, its worker processes —
+is killed, so nothing outlives the test (a bundled target, in a session of its own, dies with the
+Locust process that started it). Its output (stdout and stderr) goes to a file, read back at the end.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from loadgen.children import Child
 
 __all__ = ["Finished", "run_wsrace"]
 
@@ -41,24 +42,10 @@ def run_wsrace(*args: str, timeout: float, cwd: Path | None = None, env: dict[st
         results_path = Path(args[args.index("--results") + 1])
         if cwd is not None and not results_path.is_absolute():
             results_path = cwd / results_path
-    proc = subprocess.Popen(
-        cmd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        start_new_session=True,
-        text=True,
-    )
-    try:
-        output, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        output, _ = proc.communicate(timeout=30)
-        raise AssertionError(f"wsrace {' '.join(args)} did not finish within {timeout} s:\n{output[-6000:]}") from None
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # stray grandchildren of a run that failed
-    return Finished(proc.returncode, output, results_path)
+    with Child.start(cmd, name="wsrace", env=env, cwd=cwd, output="log") as child:
+        returncode = child.wait(time.monotonic() + timeout)
+        if returncode is None:
+            child.kill()
+            raise AssertionError(f"wsrace {' '.join(args)} did not finish within {timeout} s:\n"
+                                 f"{child.log_text()[-6000:]}")
+        return Finished(returncode, child.log_text(), results_path)

@@ -62,6 +62,16 @@ def test_each_auth_path_gets_ready_first_with_seq_0(target: Target, auth: str) -
     run(body())
 
 
+def test_a_binary_first_message_closes_1003_without_an_auth_error(target: Target) -> None:
+    """PROTOCOL.md 1.1: a binary frame is 1003 at any time, before authentication too (no unauthorized)."""
+    async def body() -> None:
+        client = await Client.open(target, auth="none")
+        await client.send_raw(b"\x00binary")
+        assert await client.closed() == 1003
+
+    run(body())
+
+
 @pytest.mark.parametrize("auth", ["header", "query"])
 @pytest.mark.parametrize("kind", BAD)
 def test_a_bad_handshake_token_is_http_401(target: Target, auth: str, kind: str) -> None:
@@ -102,8 +112,8 @@ def test_a_bad_in_band_token_is_unauthorized_then_1008(target: Target, kind: str
 
 @pytest.mark.parametrize(
     "first",
-    ['{"op":"echo","id":3,"data":1}', "not json", "[]", '{"op":"auth"}', b"\x00binary"],
-    ids=["echo", "bad-json", "not-object", "auth-without-token", "binary"],
+    ['{"op":"echo","id":3,"data":1}', "not json", "[]", '{"op":"auth"}'],
+    ids=["echo", "bad-json", "not-object", "auth-without-token"],
 )
 def test_a_first_message_that_is_not_auth_is_unauthorized_then_1008(target: Target,
                                                                      first: str | bytes) -> None:

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
+import socket
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Final
 
 import pytest
+from websockets.asyncio.server import serve
 
 from loadgen.protocol import metrics as names
 from tests.support.target import Target, running_target
@@ -147,16 +150,33 @@ def test_cross_talk_delivers_other_users_events(correct: Target) -> None:
 # ------------------------------------------------------------------------------- unsafe-close
 
 
+FLOW_CONTROL_FRAMES: Final = inspect.signature(serve).parameters["max_queue"].default
+"""websockets' receive high-water mark (the target keeps the default): with more data frames than
+this waiting unread, the server stops reading the socket until its handler drains them."""
+OPS_BEFORE_THE_CLOSE: Final = FLOW_CONTROL_FRAMES // 3
+OPS_AFTER_THE_CLOSE: Final = FLOW_CONTROL_FRAMES - OPS_BEFORE_THE_CLOSE - 1
+
+
 async def sends_racing_a_close(target: Target) -> tuple[int | None, float]:
-    """Ops before and after a close op: (the close code, unhandled errors counted meanwhile)."""
+    """Ops before and after a close op: (the close code, unhandled errors counted meanwhile).
+
+    All of them go out in one TCP segment (``TCP_CORK``), so every op after the close is already
+    waiting when the server handles the close, whatever the scheduling; and there are no more of
+    them than websockets' receive window, so the server keeps reading and can see the client's
+    close frame. (With more, unsafe-close's handler, blocked in ``close()``, never drains the
+    window: the handshake stalls until the server's close timeout, longer than ``closed()`` waits.)
+    """
     before = await ametric(target, names.UNHANDLED_ERRORS)
     open_before = await ametric(target, names.CONNECTIONS_OPEN)
     client = await Client.ready(target)
-    for i in range(10):
+    sock = client.ws.transport.get_extra_info("socket")
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+    for i in range(OPS_BEFORE_THE_CLOSE):
         await client.send({"op": "echo", "id": i, "data": i})
     await client.send({"op": "close", "code": 4000})
-    for i in range(10, 20):
-        await client.send({"op": "echo", "id": i, "data": i})
+    for i in range(OPS_AFTER_THE_CLOSE):
+        await client.send({"op": "echo", "id": OPS_BEFORE_THE_CLOSE + i, "data": i})
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)  # the segment goes out now
     code = await client.closed()
     async with asyncio.timeout(5):  # the server's handler has finished: its crash, if any, counted
         while await ametric(target, names.CONNECTIONS_OPEN) > open_before:

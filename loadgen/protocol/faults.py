@@ -29,6 +29,8 @@ FAULTS: Final[dict[str, str]] = {
     "(all connections of a worker are serialised)",
     "stuck-shutdown": "the job sweeper swallows cancellation: SIGTERM never finishes the worker, "
     "the supervisor kills it after the shutdown timeout and exits non-zero",
+    "volatile-state": "state events are skipped while the connection's writer waits for a slow "
+    "reader; seq is stamped at write time, so there is no gap (changes silently go missing)",
 }
 
 

@@ -53,6 +53,7 @@ FAULTS = [
     ("lost-snapshot", "fast_halt", {"missed_event", "bad_reply"}),
     ("cross-talk", "fast_halt", {"foreign_event", "missed_event"}),
     ("lossy-queue", "steady", {"missed_event", "seq_gap"}),
+    ("volatile-state", "pressure", {"missed_event"}),
 ]
 
 

@@ -156,7 +156,7 @@ def test_each_fault_replaces_only_its_own_part(name: str) -> None:
     expected = {
         "lost-snapshot": {"jobs"}, "lossy-queue": {"outbox"}, "early-drop": {"connection"},
         "cross-talk": {"jobs"}, "unsafe-close": {"jobs", "connection"},
-        "global-lock": {"connection"}, "stuck-shutdown": {"sweeper"},
+        "global-lock": {"connection"}, "stuck-shutdown": {"sweeper"}, "volatile-state": {"connection"},
     }[name]
     assert {f for f in ("connection", "jobs", "outbox", "sweeper") if getattr(parts, f)} == expected
 

@@ -72,7 +72,7 @@ PEER_GRACE_S = 2.0
 class PressureUser(RaceUser):
     scenario = "pressure"
 
-    jobs = 3
+    job_count = 3
     steps = (4, 8)
     """Steps per job, drawn in this range: long enough to tick while the bursts are in flight."""
     step_ms = (25, 60)
@@ -125,7 +125,7 @@ class PressureUser(RaceUser):
         """Start the jobs, pipelined; their ids and lengths once every ``started`` reply came (a
         reply still missing at the deadline is a ``missed_event``)."""
         with self.step("start"):
-            for _ in range(self.jobs):
+            for _ in range(self.job_count):
                 client.start(random.randint(*self.steps), random.randint(*self.step_ms))
             client.settle(deadline, "start")  # each reply recorded with the length its op asked for
         return {job: trace.steps for job, trace in client.jobs.items() if trace.steps is not None}
@@ -137,15 +137,14 @@ class PressureUser(RaceUser):
         client.burst(burst_count, self.burst_size)
         client.send_op({"op": "echo", "data": {"user": self.identity.user, "n": self._n}})
 
-    def _pace(self, client: ProtocolClient):
-        def pace(msg: dict[str, Any]) -> None:
-            if msg["type"] == "burst" and (msg["i"] + 1) % self.chunk == 0:
-                gevent.sleep(self.pause_s)
-        return pace
+    def _pace(self, msg: dict[str, Any]) -> None:
+        """A slow reader: a pause after every ``chunk`` burst items."""
+        if msg["type"] == "burst" and (msg["i"] + 1) % self.chunk == 0:
+            gevent.sleep(self.pause_s)
 
     def _settle(self, client: ProtocolClient, deadline: float, step: str) -> None:
         with self.step(step):
-            client.settle(deadline, step, pace=self._pace(client))
+            client.settle(deadline, step, pace=self._pace)
 
     def _settle_both(self, a: ProtocolClient, b: ProtocolClient, deadline: float) -> None:
         """Read A here and B in a second greenlet, both slowly, both by the iteration's deadline."""

@@ -193,7 +193,7 @@ class ProtocolClient:
         naming each missing message, whatever the ``seq`` said. ``pace(msg)`` runs after each message
         (a slow reader pauses there)."""
         began = time.monotonic()
-        while self.conversation.owed():
+        while not self.conversation.settled:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise self.conversation.missed(f"at the deadline ({deadline - began:.3g} s of reading)")

@@ -399,6 +399,15 @@ class Conversation:
                         if op.get("op") != "close")
         return Owed(changes, items, replies, tuple(halts))
 
+    @property
+    def settled(self) -> bool:
+        """Nothing is owed (the same as ``not owed()``, cheap enough to ask after every message)."""
+        return not (
+            any(trace.snapshot is not None and not trace.halted for trace in self.jobs.values())
+            or any(not progress.complete for progress in self.bursts.values())
+            or any(op.get("op") != "close" for op in self._outstanding.values())
+        )
+
     def missed(self, when: str) -> MissedEvent:
         """The failure of what is still owed ``when`` (e.g. "at the deadline"), naming every message."""
         return MissedEvent(f"still owed {when}: {self.owed().describe()}")

@@ -344,32 +344,48 @@ def test_handshake_eof_is_no_http_answer(peer: Callable[..., Any]) -> None:
     assert isinstance(out[0], HandshakeFailed) and out[0].status is None
 
 
-def test_pipeline_goes_out_before_the_101(peer: Callable[..., Any]) -> None:
-    """Pipelined messages reach the server in order before it has written its 101."""
+def test_pipeline_goes_out_right_after_the_101(peer: Callable[..., Any]) -> None:
+    """Pipelined messages reach the server in order, none before it has written its 101."""
     p = peer(echo=True)
     session = _session(p)
-    session.connect(pipeline=[{"op": "auth", "token": "t"}, '{"op":"echo","id":1}', {"id": 2}])
-    assert [orjson.loads(f.data) for f in p.before_101] == [
-        {"op": "auth", "token": "t"},
-        {"op": "echo", "id": 1},
-        {"id": 2},
-    ]
+    pipeline = [{"op": "auth", "token": "t"}, '{"op":"echo","id":1}', {"id": 2}]
+    session.connect(pipeline=pipeline)
+    expected = [m if isinstance(m, dict) else orjson.loads(m) for m in pipeline]
+    assert session.recv_many(len(pipeline), 5) == expected  # echoed: the server read them all
+    assert p.before_101 == []
+    assert [orjson.loads(f.data) for f in p.frames] == expected
     assert session.close() == 1000
 
 
-def test_send_while_the_101_is_in_flight(peer: Callable[..., Any]) -> None:
-    """send() from another thread while connect() waits for the 101 goes out before it."""
+def test_pipeline_with_a_message_glued_to_the_101(peer: Callable[..., Any]) -> None:
+    """A server message in the same read as the 101 (an early ready) is kept, and the pipeline
+    still goes out after the 101."""
+    ready = orjson.dumps({"type": "ready", "seq": 0})
+    p = peer(after_101=_server_frame(Opcode.TEXT, ready), echo=True)
+    session = _session(p)
+    session.connect(pipeline=[{"id": 1}])
+    assert session.recv_many(2, 5) == [orjson.loads(ready), {"id": 1}]
+    assert p.before_101 == []
+    assert session.close() == 1000
+
+
+def test_send_while_the_101_is_in_flight_waits_for_it(peer: Callable[..., Any]) -> None:
+    """send() from another thread while connect() awaits the 101 writes nothing before it, then
+    goes out behind the pipeline."""
     p = peer(status=None)
     session = _session(p)
-    thread, out = run_thread(session.connect)
+    thread, out = run_thread(lambda: session.connect(pipeline=[{"op": "piped"}]))
     assert p.handshake_done.wait(5)
-    session.send({"op": "early"})
-    frames = p.read_frames(200 * MS)
-    assert [orjson.loads(f.data) for f in frames] == [{"op": "early"}]
+    sender, sent = run_thread(lambda: session.send({"op": "early"}))
+    assert p.read_frames(100 * MS) == []  # nothing but the request so far
+    assert sender.is_alive() and sent == []  # the send is still waiting for the 101
     p.proto.send_response(p.proto.accept(p.request))
     p.write(b"".join(p.proto.data_to_send()))
     thread.join(5)
-    assert isinstance(out[0], float) and session.state == "open"
+    sender.join(5)
+    assert isinstance(out[0], float) and sent == [None] and session.state == "open"
+    frames = p.read_frames(200 * MS)
+    assert [orjson.loads(f.data) for f in frames] == [{"op": "piped"}, {"op": "early"}]
 
 
 def test_recv_timeout(peer: Callable[..., Any]) -> None:

@@ -624,26 +624,28 @@ def test_two_closes_send_one_close_frame(peer: Callable[..., Any]) -> None:
 
 
 def test_close_wakes_a_blocked_recv(peer: Callable[..., Any]) -> None:
-    """A thread blocked in recv returns promptly (SessionClosedError) when another closes."""
+    """A thread proved to be waiting in recv's read returns (SessionClosedError) when another closes."""
     p = peer()
     session = _session(p)
     session.connect()
     thread, out = run_thread(lambda: session.recv(30))
-    time.sleep(20 * MS)
-    started = time.monotonic()
+    wait_for(lambda: session.readers_waiting == 1, 5)  # in the socket read, no message to come
+    assert out == [] and thread.is_alive()
     assert session.close() == 1000
     thread.join(5)
-    assert time.monotonic() - started < 2
+    assert not thread.is_alive()
     assert isinstance(out[0], SessionClosedError)
 
 
 def test_abort_wakes_a_blocked_recv(peer: Callable[..., Any]) -> None:
-    """abort() drops TCP at once: a blocked recv returns, the server sees EOF and no close frame."""
+    """abort() drops TCP at once: a recv proved blocked in its read returns, the server sees EOF
+    and no close frame."""
     p = peer()
     session = _session(p)
     session.connect()
     thread, out = run_thread(lambda: session.recv(30))
-    time.sleep(20 * MS)
+    wait_for(lambda: session.readers_waiting == 1, 5)  # in the socket read, no message to come
+    assert out == [] and thread.is_alive()
     session.abort()
     thread.join(5)
     assert isinstance(out[0], SessionClosedError) and out[0].state == "closed"

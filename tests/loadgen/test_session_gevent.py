@@ -57,15 +57,17 @@ def test_two_greenlets_close(ws_server: Any) -> None:
 
 
 def test_close_wakes_a_blocked_recv(ws_server: Any) -> None:
-    """A greenlet blocked in recv raises SessionClosedError promptly when another one closes."""
+    """A greenlet proved blocked in recv's read raises SessionClosedError promptly when another closes."""
     got = run_child("recv_vs_close", ws_server.base)
+    assert got["blocked"] is True
     assert got["recv"] == "SessionClosedError" and got["closed"] == 1000
     assert got["recv_seconds"] < 1.0
 
 
 def test_abort_wakes_a_blocked_recv(ws_server: Any) -> None:
-    """abort() from another greenlet ends a blocked recv at once with SessionClosedError."""
+    """abort() from another greenlet ends a recv proved blocked in its read with SessionClosedError."""
     got = run_child("recv_vs_abort", ws_server.base)
+    assert got["blocked"] is True
     assert got["recv"] == "SessionClosedError" and got["state"] == "closed"
     assert got["recv_seconds"] < 1.0
 
@@ -217,12 +219,18 @@ def _child(case: str, base: str) -> dict[str, Any]:
                 return type(exc).__name__, time.perf_counter() - started
 
         g = gevent.spawn(receiver)
-        gevent.sleep(0.05)
+        # Proof that it is blocked: it counts itself as in the read, and this greenlet runs again,
+        # so it yielded there (greenlets switch only when one waits).
+        for _ in range(1000):
+            if s.readers_waiting == 1:
+                break
+            gevent.sleep(0.001)
+        blocked = s.readers_waiting == 1 and not g.dead
         t0 = time.perf_counter()
         closed = s.close() if case == "recv_vs_close" else s.abort()
         name, _ = g.get(timeout=10)
-        return {"recv": name, "recv_seconds": time.perf_counter() - t0, "closed": closed,
-                "state": s.state}  # fmt: skip
+        return {"blocked": blocked, "recv": name, "recv_seconds": time.perf_counter() - t0,
+                "closed": closed, "state": s.state}  # fmt: skip
 
     if case == "server_close_vs_send":
         codes, senders = [], []

@@ -22,7 +22,6 @@ import pytest
 from websockets.exceptions import PayloadTooBig
 from websockets.frames import Close, Frame, Opcode
 from websockets.http11 import Request
-from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 import loadgen.session as session_module
@@ -99,18 +98,6 @@ def test_bad_url_and_close_args() -> None:
     for code, reason in [(1005, ""), (999, ""), (1000, "x" * 124)]:
         with pytest.raises(ValueError):
             session.close(code, reason)
-
-
-def test_client_frames_match_websockets() -> None:
-    """The session's own data frames unmask to exactly what websockets would frame."""
-    session = Session("ws://h/ws")
-    for size in (0, 5, 125, 126, 65535, 65536, 70000):
-        payload = bytes(random.Random(size).randbytes(size))
-        for opcode in (Opcode.TEXT, Opcode.BINARY):
-            server = ServerProtocol(state=State.OPEN, max_size=None)
-            server.receive_data(session._frame(opcode, payload))
-            [frame] = server.events_received()
-            assert (frame.opcode, frame.data, frame.fin) == (opcode, payload, True)
 
 
 def test_state_before_connect() -> None:

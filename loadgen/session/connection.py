@@ -413,8 +413,8 @@ class Connection:
         clock = self._clock
         deadline = clock() + timeout
         before = self._move(Event.CLOSE)  # from now on, sends fail fast
-        if before is _NEW or before is _CONNECTING:
-            self._finish(event=Event.CLOSE)  # no close handshake before the 101
+        if before is _NEW or before is _CONNECTING:  # now CLOSED: no close handshake before the 101
+            self._shut_down()
             return None
         if before is _CLOSED or before is _ENDED:
             return self.close_code_received
@@ -459,8 +459,11 @@ class Connection:
         only ``_plock`` (never held across I/O) before the socket is shut, so that it also wakes a
         reader or writer blocked on it."""
         before = self._move(event)
-        if before is _CLOSED or before is _ENDED or not self._done():
-            return
+        if before is not _CLOSED and before is not _ENDED and self._done():
+            self._shut_down(now)
+
+    def _shut_down(self, now: float | None = None) -> None:
+        """The session just reached CLOSED or ENDED: close the socket, feed the protocol its EOF."""
         self.ended_at = now or self._clock()
         sock = self._sock
         if sock is not None:

@@ -83,7 +83,9 @@ class Session(Connection):
 
     @property
     def readers_waiting(self) -> int:
-        """``recv*`` calls waiting for bytes now: in the socket read, or for another one's read."""
+        """Callers waiting for bytes now: the one in the socket read (a ``recv*``, ``connect``
+        awaiting the 101, or ``close`` awaiting the peer's close), plus ``recv*`` calls waiting
+        behind it. For tests and diagnostics: it proves a reader is blocked before acting."""
         return self._lock_waiters + self._reading
 
     @property

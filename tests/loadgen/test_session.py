@@ -734,3 +734,15 @@ def test_wss(wss_server: Any) -> None:
     with pytest.raises(HandshakeFailed) as info:
         Session(ws_url(wss_server.base)).connect()
     assert info.value.status is None and "TLS" in str(info.value)
+
+
+def test_close_during_connect_ends_it(peer: Callable[..., Any]) -> None:
+    """close() from another thread while connect() is blocked awaiting the 101 ends connect."""
+    p = peer(status=None)
+    session = _session(p, connect_timeout=30)
+    thread, out = run_thread(session.connect)
+    wait_for(lambda: session.readers_waiting == 1, 5)  # connect() is in the read, awaiting the 101
+    assert session.close() is None
+    thread.join(5)
+    assert not thread.is_alive() and isinstance(out[0], HandshakeFailed)
+    assert session.state == "closed"

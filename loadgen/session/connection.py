@@ -34,7 +34,7 @@ from loadgen.errors import HandshakeFailed, StepTimeout
 from loadgen.protocol.wire import MAX_CLOSE_REASON_BYTES
 from loadgen.session.frames import BoundaryTracker, ClientFramer, split_data_frames, stream_after_head
 from loadgen.session.lifecycle import Event, Lifecycle, SessionState
-from loadgen.session.transport import SocketFactory, io_for, new_lock, tcp_connect
+from loadgen.session.transport import SocketFactory, io_for, new_lock, open_socket, tcp_connect
 
 __all__ = ["Connection"]
 
@@ -194,7 +194,10 @@ class Connection:
         self._move(Event.CONNECT)
         uri = self._uri
         try:
-            sock = self._open_socket(uri.host, uri.port, uri.secure, deadline)
+            sock = open_socket(
+                self._socket_factory, uri.host, uri.port, self.connect_timeout, deadline, self._clock,
+                secure=uri.secure, ssl_context=self._ssl_context,
+            )  # fmt: skip
         except BaseException:
             self._finish()  # no socket: this only marks the session ended
             raise
@@ -240,26 +243,6 @@ class Connection:
             out = frames + out
         if out:
             self._write(out)
-
-    def _open_socket(self, host: str, port: int, secure: bool, deadline: float) -> socket.socket:
-        try:
-            sock = self._socket_factory(host, port, self.connect_timeout)
-        except TimeoutError as exc:
-            raise StepTimeout("connect", self.connect_timeout) from exc
-        except OSError as exc:
-            raise HandshakeFailed(None, f"{type(exc).__name__}: {exc}") from exc
-        if not secure:
-            return sock
-        context = self._ssl_context or ssl.create_default_context()
-        try:
-            sock.settimeout(max(deadline - self._clock(), 1e-3))
-            return context.wrap_socket(sock, server_hostname=host)
-        except TimeoutError as exc:
-            sock.close()
-            raise StepTimeout("connect", self.connect_timeout) from exc
-        except OSError as exc:  # ssl.SSLError is one
-            sock.close()
-            raise HandshakeFailed(None, f"TLS: {exc}") from exc
 
     def _flush_out(self) -> None:
         """Write the read side's queued protocol output, unless a writer holds the socket: that

@@ -21,6 +21,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, Final
 
+from loadgen.errors import HandshakeFailed, StepTimeout
+
 __all__ = [
     "READ_SIZE",
     "BlockingIO",
@@ -29,6 +31,7 @@ __all__ = [
     "SocketIO",
     "io_for",
     "new_lock",
+    "open_socket",
     "tcp_connect",
     "unverified_ssl_context",
 ]
@@ -60,6 +63,42 @@ def tcp_connect(host: str, port: int, timeout: float) -> socket.socket:
             raise
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
+
+
+def open_socket(
+    factory: SocketFactory,
+    host: str,
+    port: int,
+    connect_timeout: float,
+    deadline: float,
+    clock: Callable[[], float],
+    *,
+    secure: bool,
+    ssl_context: ssl.SSLContext | None,
+) -> socket.socket:
+    """A connected socket from ``factory``, wrapped in TLS when ``secure`` (``ssl_context``, or by
+    default one that verifies), all by ``deadline`` on ``clock``.
+
+    :class:`~loadgen.errors.StepTimeout` ``("connect", connect_timeout)`` when that took too long,
+    :class:`~loadgen.errors.HandshakeFailed` ``(None, ...)`` when TCP or TLS failed."""
+    try:
+        sock = factory(host, port, connect_timeout)
+    except TimeoutError as exc:
+        raise StepTimeout("connect", connect_timeout) from exc
+    except OSError as exc:
+        raise HandshakeFailed(None, f"{type(exc).__name__}: {exc}") from exc
+    if not secure:
+        return sock
+    context = ssl_context or ssl.create_default_context()
+    try:
+        sock.settimeout(max(deadline - clock(), 1e-3))
+        return context.wrap_socket(sock, server_hostname=host)
+    except TimeoutError as exc:
+        sock.close()
+        raise StepTimeout("connect", connect_timeout) from exc
+    except OSError as exc:  # ssl.SSLError is one
+        sock.close()
+        raise HandshakeFailed(None, f"TLS: {exc}") from exc
 
 
 def _ip_family(host: str) -> int | None:

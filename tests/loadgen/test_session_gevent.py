@@ -79,6 +79,12 @@ def test_server_close_races_sends(ws_server: Any) -> None:
     assert got["sender"] == ["SessionClosedError"] * 20
 
 
+def test_gevent_sockets_get_the_gevent_policy(ws_server: Any) -> None:
+    """Monkey-patched, a TCP socket gets GeventIO, whose waits end with TimeoutError by their deadline."""
+    got = run_child("policy", ws_server.base)
+    assert got == {"policy": "GeventIO", "recv": "TimeoutError", "session": "GeventIO"}
+
+
 def test_interrupted_send_poisons_the_stream(ws_server: Any) -> None:
     """A send cut by gevent.Timeout may leave half a frame: the session drops TCP, later sends fail."""
     got = run_child("interrupted_send", ws_server.base)
@@ -245,6 +251,24 @@ def _child(case: str, base: str) -> dict[str, Any]:
                 codes.append(end.code)
             senders.append(g.get(timeout=10))
         return {"codes": codes, "sender": senders}
+
+    if case == "policy":
+        import socket
+
+        from loadgen.session.transport import io_for
+
+        client, server = socket.socketpair()
+        io = io_for(client, secure=False)
+        try:
+            io.recv(0.05)
+            recv = "returned"
+        except TimeoutError:
+            recv = "TimeoutError"
+        s = Session(url)
+        s.connect()
+        session_policy = type(s._io_recv.__self__).__name__  # type: ignore[attr-defined]
+        s.close()
+        return {"policy": type(io).__name__, "recv": recv, "session": session_policy}
 
     if case == "interrupted_send":
         import socket

@@ -8,6 +8,7 @@ Pure: no socket, no lock. The session makes each move under its protocol lock an
     NEW --connect--> CONNECTING --opened (101 read)--> OPEN
     OPEN --close--> CLOSING ----------------end------> CLOSED     ended by this side
     OPEN --peer_closing--> DRAINING ---------end-----> ENDED      ended by the peer or the network
+    OPEN --abort--> CLOSED;   OPEN --end (EOF, reset)--> ENDED
     NEW/CONNECTING --close/abort--> CLOSED;   CONNECTING --end (refused, timed out)--> ENDED
 
 ``peer_closing``: the protocol left OPEN while reading (the peer's close frame, or a protocol error
@@ -16,7 +17,7 @@ is closed (EOF, a socket error, a failed handshake, a finished close). Once CLOS
 event leaves the state as it is: who ended the session first is what ``recv*`` reports.
 
 An event the table does not allow raises :class:`IllegalTransition`, which records the state and
-the event: it is a bug in the session, never a peer's doing.
+the event: a misuse (a second ``connect``) or a bug in the session, never a peer's doing.
 """
 
 from __future__ import annotations
@@ -75,9 +76,6 @@ TRANSITIONS: Final[dict[SessionState, dict[Event, SessionState]]] = {
     S.ENDED: {event: S.ENDED for event in Event if event is not E.CONNECT and event is not E.OPENED},
 }
 """``TRANSITIONS[state][event]`` is the next state; a missing entry is an illegal move."""
-
-DONE: Final = frozenset({S.CLOSED, S.ENDED})
-"""The states in which the socket is closed."""
 
 
 class IllegalTransition(RuntimeError):

@@ -18,15 +18,14 @@ from loadgen.errors import BadReply, SessionClosedError, StepTimeout
 from loadgen.session.connection import Connection
 from loadgen.session.lifecycle import Event, SessionState
 
+__all__ = ["ConnectionEnded", "Session"]
+
+_TEXT: Final = Opcode.TEXT
 _NEW: Final = SessionState.NEW
 _CONNECTING: Final = SessionState.CONNECTING
 _OPEN: Final = SessionState.OPEN
 _CLOSING: Final = SessionState.CLOSING
 _CLOSED: Final = SessionState.CLOSED
-
-__all__ = ["ConnectionEnded", "Session"]
-
-_TEXT: Final = Opcode.TEXT
 
 
 class ConnectionEnded(Exception):

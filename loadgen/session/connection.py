@@ -274,7 +274,8 @@ class Connection:
     def _write_bytes(self, data: bytes) -> None:
         """Write ``data`` within ``send_timeout``. Caller holds ``_wlock``. A socket error is
         recorded in ``_error`` rather than raised: the read side still has to see the end."""
-        if self._error is not None or self._done():
+        state = self._life.state
+        if self._error is not None or state is _CLOSED or state is _ENDED:
             return
         try:
             self._io_send(data, self.send_timeout)
@@ -309,7 +310,8 @@ class Connection:
 
     def _read(self, timeout: float) -> bool:
         """One socket read, turned into messages. Caller holds ``_rlock``. False: timed out."""
-        if self._done():
+        life = self._life
+        if life.state is _CLOSED or life.state is _ENDED:
             return True
         self._reading = True
         try:
@@ -330,7 +332,8 @@ class Connection:
         # Fast path: whole, final text/binary frames starting at a frame boundary are all the
         # protocol would turn into plain events; split them here. Anything else (control frames,
         # fragments, a frame cut by the read, errors, the handshake) goes to the protocol.
-        if self._tracker.at_boundary and proto.state is _P_OPEN and proto.current_size is None:
+        # (The lifecycle is OPEN only while the protocol is: it leaves OPEN first, or with it.)
+        if life.state is _OPEN and self._tracker.at_boundary and proto.current_size is None:
             frames = split_data_frames(data, proto.max_message_size)
             if frames is not None:
                 inbox = self._inbox
@@ -338,7 +341,6 @@ class Connection:
                     inbox.append((now, opcode, payload))
                 return True
         with self._plock:
-            life = self._life
             if life.state is _CLOSED or life.state is _ENDED:  # abort() won the race: stream over
                 return True
             connecting = proto.state is _P_CONNECTING

@@ -145,20 +145,10 @@ class Session(Connection):
 
     # ------------------------------------------------------------------ receiving
 
-    def recv(self, timeout: float, step: str = "recv") -> dict[str, Any]:
-        """The next message, parsed from JSON.
-
-        Raises :class:`~loadgen.errors.StepTimeout` ``(step, timeout)`` if none is read in
-        ``timeout`` seconds from this call, :class:`~loadgen.errors.BadReply` for a frame that is
-        not one JSON object (it is consumed), :class:`ConnectionEnded` when the peer or the network
-        ended the connection, :class:`~loadgen.errors.SessionClosedError` after this side closed it.
-        """
-        return self._recv_by(None, timeout, step)
-
     def recv_many(self, count: int, timeout: float, step: str = "recv") -> list[dict[str, Any]]:
         """The next ``count`` messages, all within ``timeout`` seconds."""
         deadline = self._clock() + timeout
-        return [self._recv_by(deadline, timeout, step) for _ in range(count)]
+        return [self.recv(timeout, step, _deadline=deadline) for _ in range(count)]
 
     def recv_until(
         self, predicate: Callable[[dict[str, Any]], bool], timeout: float, step: str = "recv"
@@ -169,13 +159,22 @@ class Session(Connection):
         deadline = self._clock() + timeout
         got: list[dict[str, Any]] = []
         while True:
-            message = self._recv_by(deadline, timeout, step)
+            message = self.recv(timeout, step, _deadline=deadline)
             got.append(message)
             if predicate(message):
                 return got
 
-    def _recv_by(self, deadline: float | None, timeout: float, step: str) -> dict[str, Any]:
-        """The next message by ``deadline`` (None: ``timeout`` from now, fixed at the first wait)."""
+    def recv(self, timeout: float, step: str = "recv", *, _deadline: float | None = None) -> dict[str, Any]:
+        """The next message, parsed from JSON.
+
+        Raises :class:`~loadgen.errors.StepTimeout` ``(step, timeout)`` if none is read in
+        ``timeout`` seconds from this call, :class:`~loadgen.errors.BadReply` for a frame that is
+        not one JSON object (it is consumed), :class:`ConnectionEnded` when the peer or the network
+        ended the connection, :class:`~loadgen.errors.SessionClosedError` after this side closed it.
+        (``_deadline``: the shared deadline of ``recv_many``/``recv_until``; one method rather than
+        a helper, so that a plain ``recv`` costs no extra call.)
+        """
+        deadline = _deadline
         state = self._life.state
         if state is _CLOSING or state is _CLOSED:
             raise SessionClosedError(state.public, self.close_code_received)
@@ -230,12 +229,14 @@ class Session(Connection):
                         self._lock_waiters -= 1
                 if not got:
                     raise StepTimeout(step, timeout)
+                remaining = deadline - clock()  # after the lock wait: it counts against the deadline
             try:
                 if inbox or life.state is not _OPEN:
                     continue  # someone else read, or the state changed, while we waited
-                remaining = deadline - clock()  # after the lock wait: it counts against the deadline
-                if remaining <= 0 or not self._pump(remaining, None):
+                if remaining <= 0 or not self._read(remaining):
                     raise StepTimeout(step, timeout)
+                if life.state is not _OPEN:  # the peer's close (or an end): finish it now
+                    self._drain(clock() + self.close_timeout)
             finally:
                 rlock.release()
 

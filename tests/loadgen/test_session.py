@@ -1,9 +1,12 @@
-"""loadgen.session: URLs, framing, the opening and closing handshakes, deadlines and races.
+"""loadgen.session: URLs, the opening and closing handshakes, deadlines and races.
 
 Three kinds of peer: a scripted fake socket (exact read boundaries, no network), a sans-I/O
 ``ServerProtocol`` over a ``socketpair()`` (what the session wrote, byte for byte), and a real
 ``websockets.asyncio.server`` on port 0. Threads stand in for greenlets here; the gevent runs are in
-``test_session_gevent.py``.
+``test_session_gevent.py``. The pure parts have their own files (``test_session_frames.py``,
+``test_session_lifecycle.py``), as do the order on the wire (``test_session_wire.py``), the deadline
+arithmetic on a fake clock (``test_session_deadlines.py``) and the I/O policy
+(``test_session_transport.py``).
 """
 
 from __future__ import annotations

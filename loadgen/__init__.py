@@ -1,7 +1,30 @@
-"""loadgen: the Locust-side library of wsrace.
+"""loadgen: the load side of wsrace — the protocol core, the WebSocket session, the Locust plugin.
 
-Import what you need from its modules; importing this package itself loads nothing heavy, so the
-target app can share :mod:`loadgen.protocol` without pulling in gevent or Locust.
+Its parts in levels, from the bottom up; a module imports only from its own level and the levels
+before it (tests/architecture/test_layers.py checks it, TYPE_CHECKING and function-local imports
+included):
+
+1. :mod:`loadgen.protocol` — the pure protocol core shared with ``target_app``: wire format and
+   client/server message builders, the conversation rules a client judges a server by, the job
+   state machine, the error taxonomy, tokens, close codes, metric names, the fault catalogue. It
+   imports nothing else of the project and no event loop or socket.
+2. Pure helpers with no Locust: :mod:`.urls` (a target's URLs), :mod:`.paths` (the shipped
+   scenarios, schedules, thresholds), :mod:`.exitcodes`, :mod:`.counter_growth`, and
+   :mod:`loadgen.judge` (thresholds, schedule, results, verdicts, JUnit, compare).
+3. I/O without Locust: :mod:`loadgen.session` (the gevent-native WebSocket client on websockets'
+   sans-I/O core), :mod:`.client` (``ProtocolClient``: drives a session, judges by the core's
+   conversation rules), :mod:`.metrics_scrape`, :mod:`.tokens_source`, :mod:`.children` (child
+   processes), :mod:`.bundled` (the bundled target as a child process), :mod:`.run_options` (the
+   flags of a run, declared once).
+4. Inside Locust: :mod:`.context` (the one run context on the Environment), :mod:`.collector`,
+   :mod:`.server_poller`, :mod:`.shape`, :mod:`.user` (``RaceUser``), :mod:`.plugin` (options,
+   bundled target, verdict at quit).
+5. The CLI: :mod:`.cli` and :mod:`loadgen.commands` (``wsrace run|serve|check|compare|bench``), and
+   :mod:`loadgen.bench`. Only ``wsrace serve`` (:mod:`loadgen.commands.serve`) imports ``target_app``,
+   to hand over to it; nothing else of loadgen does.
+
+Importing this package itself loads nothing, so the target app can share :mod:`loadgen.protocol`
+without pulling in gevent or Locust.
 """
 
 __version__ = "0.1.0"

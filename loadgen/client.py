@@ -84,7 +84,10 @@ class ProtocolClient:
         reply_timeout: float = 5.0,
         **session_options: Any,
     ) -> ProtocolClient:
-        """Connect and authenticate; ``pipeline`` ops go out right behind the handshake / auth.
+        """Connect and authenticate; ``pipeline`` ops go out the instant the 101 is read.
+
+        With in-band auth the ``auth`` message leads the pipeline; nothing is sent before the 101
+        (RFC 6455 §4.1), and everything before ``ready`` (the early-message race).
 
         Returns before ``ready`` is read: call :meth:`expect_ready`. Pipelined ops get ids in order
         (1, 2, ...) unless they carry their own.

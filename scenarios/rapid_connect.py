@@ -1,7 +1,8 @@
-"""rapid_connect: the handshake race — ops pipelined right behind the handshake or the auth message.
+"""rapid_connect: the handshake race — ops sent the instant the 101 is read, or right behind auth.
 
 Each iteration connects and authenticates (header, query string and in-band in turn), sends ops
-right behind the handshake / auth message *before* ``ready`` arrives, then expects ``ready`` first
+the instant the handshake's ``101`` is read (right behind the ``auth`` message when in band) —
+*before* ``ready`` arrives, never before the ``101`` (RFC 6455 §4.1) — then expects ``ready`` first
 and every reply in order, closes with 1000 and checks the clean close; then again at once.
 
 On a server with the bug (``--fault early-drop`` discards messages that arrive before authentication

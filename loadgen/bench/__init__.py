@@ -3,8 +3,8 @@
 - :mod:`.workloads`: what runs, the metrics, the targets (data);
 - :mod:`.generators`: the three clients, each its own subprocess;
 - :mod:`.echo_server`: the server they all load;
-- :mod:`.processes`: starting, pinning and stopping those subprocesses;
-- :mod:`.measure`: CPU and memory from ``/proc``;
+- :mod:`.processes`: starting (on :mod:`loadgen.children`), pinning and stopping those subprocesses;
+- :mod:`.measure`: CPU and memory of a process tree (psutil);
 - :mod:`.runner`: one measured sample, and the whole schedule of runs;
 - :mod:`.report`: medians, spreads, ratios, targets, the table and the JSON (pure).
 

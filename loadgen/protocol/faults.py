@@ -20,7 +20,7 @@ FAULTS: Final[dict[str, str]] = {
     "lossy-queue": "each connection's outbound queue is bounded and drops a message that waits "
     "100 ms for room (slow readers miss burst items)",
     "early-drop": "messages that arrive while the user is still being verified and loaded are "
-    "discarded (ops pipelined behind the handshake or the auth message get no reply)",
+    "discarded (ops sent right after the 101 or behind the auth message get no reply)",
     "cross-talk": "state events pass through one shared slot across an await (users see each "
     "other's events and miss their own)",
     "unsafe-close": "sends racing a close are unguarded: the handler and a shared notifier task "

@@ -1,23 +1,20 @@
 """The interop server as a real process: ``python -m tests.interop.serve`` on a port it picks itself.
 
-Leaving :func:`running_server` always stops it (SIGTERM, wait, SIGKILL), even when the test failed;
-its log is printed to stderr when the test failed.
+Started on :class:`loadgen.children.Child` (its own process group, dies with the test process).
+Leaving :func:`running_server` always stops it (SIGTERM, a grace, then SIGKILL of the group), even
+when the test failed; its log is printed to stderr when the test failed.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from loadgen.bundled import StartFailed, read_listening
+from loadgen.children import Child, ChildFailed
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_S = 20.0
@@ -26,10 +23,9 @@ STOP_TIMEOUT_S = 10.0
 
 @dataclass
 class ServerProcess:
-    proc: subprocess.Popen[bytes]
+    child: Child
     port: int
     ws: str
-    log_path: Path
 
     @property
     def host(self) -> str:
@@ -41,52 +37,31 @@ class ServerProcess:
         return f"{self.host}/ws"
 
     def logs(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        return self.child.log_text()
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> int:
         """SIGTERM and the exit code; an AssertionError (after SIGKILL) if it did not exit in time."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            _kill(self.proc)
-            raise AssertionError(f"interop server ({self.ws}) did not exit within {timeout} s of SIGTERM") from None
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(STOP_TIMEOUT_S)
+        code = self.child.stop(timeout)
+        if code is None:
+            raise AssertionError(f"interop server ({self.ws}) did not exit within {timeout} s of SIGTERM")
+        return code
 
 
 @contextlib.contextmanager
 def running_server(ws: str, *extra: str) -> Iterator[ServerProcess]:
     """The interop server on ``ws`` (uvicorn's WebSocket implementation), stopped on the way out."""
-    with tempfile.NamedTemporaryFile(prefix=f"interop-{ws}-", suffix=".log", delete=False) as log:
-        log_path = Path(log.name)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.interop.serve", "--ws", ws, *extra],
-            cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
-        )
-    try:
+    child = Child.start([sys.executable, "-m", "tests.interop.serve", "--ws", ws, *extra],
+                        name=f"interop server ({ws})", cwd=REPO_ROOT)
+    with child:
         try:
-            listening = read_listening(proc, time.monotonic() + STARTUP_TIMEOUT_S)
-        except StartFailed as exc:
-            raise AssertionError(f"interop server ({ws}): {exc}\n{log_path.read_text(errors='replace')}") from None
-        assert listening["host"] == "127.0.0.1", listening
-        yield ServerProcess(proc, int(listening["port"]), ws, log_path)
-    except BaseException:
-        sys.stderr.write(f"--- interop server ({ws}) log ---\n{log_path.read_text(errors='replace')[-6000:]}\n")
-        raise
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
             try:
-                proc.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                _kill(proc)
-        if proc.stdout is not None:
-            proc.stdout.close()
-        log_path.unlink(missing_ok=True)
+                listening = child.read_listening(time.monotonic() + STARTUP_TIMEOUT_S)
+            except ChildFailed as exc:
+                raise AssertionError(str(exc)) from None
+            assert listening["host"] == "127.0.0.1", listening
+            yield ServerProcess(child, int(listening["port"]), ws)
+        except BaseException:
+            sys.stderr.write(f"--- interop server ({ws}) log ---\n{child.log_text()[-6000:]}\n")
+            raise
+        finally:
+            child.stop(STOP_TIMEOUT_S)

@@ -318,7 +318,7 @@ def test_sigterm_closes_every_connection_1001_and_exits_0(ws_stack: str) -> None
         job = peers[0].ask({"op": "start", "id": 1, "steps": 1000, "step_ms": 1000}, "started")["job"]
         peers[0].ask({"op": "subscribe", "id": 2, "job": job}, "subscribed")
         assert counter(proc.port, "wsrace_connections_open") == 3  # premise: all three are open
-        proc.proc.send_signal(signal.SIGTERM)
+        proc.child.proc.send_signal(signal.SIGTERM)
         assert [peer.closed_code()[0] for peer in [*peers, pending]] == [1001, 1001, 1001]
         assert proc.stop() == 0
 

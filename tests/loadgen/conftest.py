@@ -291,3 +291,58 @@ def wss_server(tmp_path: Any) -> Iterator[AsyncServer]:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     yield from _run_server(AsyncServer(tls=context))
+
+
+@dataclass
+class UvicornServer:
+    """An ASGI echo server on uvicorn, the stack FastAPI and Starlette apps run on (127.0.0.1,
+    port 0). On accept it sends ``{"type": "ready"}``, then echoes every text message.
+    Unlike websockets' server, it does not read frames a client wrote before the 101."""
+
+    ws: str
+    port: int = 0
+    received: list[str] = field(default_factory=list)
+
+    @property
+    def base(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    async def app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        assert scope["type"] == "websocket", scope["type"]
+        assert (await receive())["type"] == "websocket.connect"
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.send", "text": '{"type":"ready"}'})
+        while True:
+            event = await receive()
+            if event["type"] == "websocket.disconnect":
+                return
+            text = event.get("text")
+            if text is not None:
+                self.received.append(text)
+                await send({"type": "websocket.send", "text": text})
+
+
+@pytest.fixture(params=["wsproto", "websockets-sansio"])
+def uvicorn_server(request: pytest.FixtureRequest) -> Iterator[UvicornServer]:
+    """A running :class:`UvicornServer`, with each of two of uvicorn's WebSocket implementations."""
+    import uvicorn
+
+    server = UvicornServer(ws=request.param)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))  # bound here and handed to uvicorn: the OS picks, nothing reuses
+    server.port = sock.getsockname()[1]
+    config = uvicorn.Config(server.app, ws=request.param, interface="asgi3", lifespan="off", log_level="warning")
+    runner = uvicorn.Server(config)
+    thread = threading.Thread(target=runner.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        for _ in range(1000):  # up to 10 s
+            if runner.started or not thread.is_alive():
+                break
+            threading.Event().wait(0.01)
+        assert runner.started, "uvicorn did not start"
+        yield server
+    finally:
+        runner.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

@@ -1,9 +1,12 @@
-"""loadgen.session: URLs, framing, the opening and closing handshakes, deadlines and races.
+"""loadgen.session: URLs, the opening and closing handshakes, deadlines and races.
 
 Three kinds of peer: a scripted fake socket (exact read boundaries, no network), a sans-I/O
 ``ServerProtocol`` over a ``socketpair()`` (what the session wrote, byte for byte), and a real
 ``websockets.asyncio.server`` on port 0. Threads stand in for greenlets here; the gevent runs are in
-``test_session_gevent.py``.
+``test_session_gevent.py``. The pure parts have their own files (``test_session_frames.py``,
+``test_session_lifecycle.py``), as do the order on the wire (``test_session_wire.py``), the deadline
+arithmetic on a fake clock (``test_session_deadlines.py``) and the I/O policy
+(``test_session_transport.py``).
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ import pytest
 from websockets.exceptions import PayloadTooBig
 from websockets.frames import Close, Frame, Opcode
 from websockets.http11 import Request
-from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 import loadgen.session as session_module
@@ -99,18 +101,6 @@ def test_bad_url_and_close_args() -> None:
     for code, reason in [(1005, ""), (999, ""), (1000, "x" * 124)]:
         with pytest.raises(ValueError):
             session.close(code, reason)
-
-
-def test_client_frames_match_websockets() -> None:
-    """The session's own data frames unmask to exactly what websockets would frame."""
-    session = Session("ws://h/ws")
-    for size in (0, 5, 125, 126, 65535, 65536, 70000):
-        payload = bytes(random.Random(size).randbytes(size))
-        for opcode in (Opcode.TEXT, Opcode.BINARY):
-            server = ServerProtocol(state=State.OPEN, max_size=None)
-            server.receive_data(session._frame(opcode, payload))
-            [frame] = server.events_received()
-            assert (frame.opcode, frame.data, frame.fin) == (opcode, payload, True)
 
 
 def test_state_before_connect() -> None:
@@ -344,32 +334,48 @@ def test_handshake_eof_is_no_http_answer(peer: Callable[..., Any]) -> None:
     assert isinstance(out[0], HandshakeFailed) and out[0].status is None
 
 
-def test_pipeline_goes_out_before_the_101(peer: Callable[..., Any]) -> None:
-    """Pipelined messages reach the server in order before it has written its 101."""
+def test_pipeline_goes_out_right_after_the_101(peer: Callable[..., Any]) -> None:
+    """Pipelined messages reach the server in order, none before it has written its 101."""
     p = peer(echo=True)
     session = _session(p)
-    session.connect(pipeline=[{"op": "auth", "token": "t"}, '{"op":"echo","id":1}', {"id": 2}])
-    assert [orjson.loads(f.data) for f in p.before_101] == [
-        {"op": "auth", "token": "t"},
-        {"op": "echo", "id": 1},
-        {"id": 2},
-    ]
+    pipeline = [{"op": "auth", "token": "t"}, '{"op":"echo","id":1}', {"id": 2}]
+    session.connect(pipeline=pipeline)
+    expected = [m if isinstance(m, dict) else orjson.loads(m) for m in pipeline]
+    assert session.recv_many(len(pipeline), 5) == expected  # echoed: the server read them all
+    assert p.before_101 == []
+    assert [orjson.loads(f.data) for f in p.frames] == expected
     assert session.close() == 1000
 
 
-def test_send_while_the_101_is_in_flight(peer: Callable[..., Any]) -> None:
-    """send() from another thread while connect() waits for the 101 goes out before it."""
+def test_pipeline_with_a_message_glued_to_the_101(peer: Callable[..., Any]) -> None:
+    """A server message in the same read as the 101 (an early ready) is kept, and the pipeline
+    still goes out after the 101."""
+    ready = orjson.dumps({"type": "ready", "seq": 0})
+    p = peer(after_101=_server_frame(Opcode.TEXT, ready), echo=True)
+    session = _session(p)
+    session.connect(pipeline=[{"id": 1}])
+    assert session.recv_many(2, 5) == [orjson.loads(ready), {"id": 1}]
+    assert p.before_101 == []
+    assert session.close() == 1000
+
+
+def test_send_while_the_101_is_in_flight_waits_for_it(peer: Callable[..., Any]) -> None:
+    """send() from another thread while connect() awaits the 101 writes nothing before it, then
+    goes out behind the pipeline."""
     p = peer(status=None)
     session = _session(p)
-    thread, out = run_thread(session.connect)
+    thread, out = run_thread(lambda: session.connect(pipeline=[{"op": "piped"}]))
     assert p.handshake_done.wait(5)
-    session.send({"op": "early"})
-    frames = p.read_frames(200 * MS)
-    assert [orjson.loads(f.data) for f in frames] == [{"op": "early"}]
+    sender, sent = run_thread(lambda: session.send({"op": "early"}))
+    assert p.read_frames(100 * MS) == []  # nothing but the request so far
+    assert sender.is_alive() and sent == []  # the send is still waiting for the 101
     p.proto.send_response(p.proto.accept(p.request))
     p.write(b"".join(p.proto.data_to_send()))
     thread.join(5)
-    assert isinstance(out[0], float) and session.state == "open"
+    sender.join(5)
+    assert isinstance(out[0], float) and sent == [None] and session.state == "open"
+    frames = p.read_frames(200 * MS)
+    assert [orjson.loads(f.data) for f in frames] == [{"op": "piped"}, {"op": "early"}]
 
 
 def test_recv_timeout(peer: Callable[..., Any]) -> None:
@@ -608,26 +614,28 @@ def test_two_closes_send_one_close_frame(peer: Callable[..., Any]) -> None:
 
 
 def test_close_wakes_a_blocked_recv(peer: Callable[..., Any]) -> None:
-    """A thread blocked in recv returns promptly (SessionClosedError) when another closes."""
+    """A thread proved to be waiting in recv's read returns (SessionClosedError) when another closes."""
     p = peer()
     session = _session(p)
     session.connect()
     thread, out = run_thread(lambda: session.recv(30))
-    time.sleep(20 * MS)
-    started = time.monotonic()
+    wait_for(lambda: session.readers_waiting == 1, 5)  # in the socket read, no message to come
+    assert out == [] and thread.is_alive()
     assert session.close() == 1000
     thread.join(5)
-    assert time.monotonic() - started < 2
+    assert not thread.is_alive()
     assert isinstance(out[0], SessionClosedError)
 
 
 def test_abort_wakes_a_blocked_recv(peer: Callable[..., Any]) -> None:
-    """abort() drops TCP at once: a blocked recv returns, the server sees EOF and no close frame."""
+    """abort() drops TCP at once: a recv proved blocked in its read returns, the server sees EOF
+    and no close frame."""
     p = peer()
     session = _session(p)
     session.connect()
     thread, out = run_thread(lambda: session.recv(30))
-    time.sleep(20 * MS)
+    wait_for(lambda: session.readers_waiting == 1, 5)  # in the socket read, no message to come
+    assert out == [] and thread.is_alive()
     session.abort()
     thread.join(5)
     assert isinstance(out[0], SessionClosedError) and out[0].state == "closed"
@@ -729,3 +737,15 @@ def test_wss(wss_server: Any) -> None:
     with pytest.raises(HandshakeFailed) as info:
         Session(ws_url(wss_server.base)).connect()
     assert info.value.status is None and "TLS" in str(info.value)
+
+
+def test_close_during_connect_ends_it(peer: Callable[..., Any]) -> None:
+    """close() from another thread while connect() is blocked awaiting the 101 ends connect."""
+    p = peer(status=None)
+    session = _session(p, connect_timeout=30)
+    thread, out = run_thread(session.connect)
+    wait_for(lambda: session.readers_waiting == 1, 5)  # connect() is in the read, awaiting the 101
+    assert session.close() is None
+    thread.join(5)
+    assert not thread.is_alive() and isinstance(out[0], HandshakeFailed)
+    assert session.state == "closed"

@@ -57,15 +57,17 @@ def test_two_greenlets_close(ws_server: Any) -> None:
 
 
 def test_close_wakes_a_blocked_recv(ws_server: Any) -> None:
-    """A greenlet blocked in recv raises SessionClosedError promptly when another one closes."""
+    """A greenlet proved blocked in recv's read raises SessionClosedError promptly when another closes."""
     got = run_child("recv_vs_close", ws_server.base)
+    assert got["blocked"] is True
     assert got["recv"] == "SessionClosedError" and got["closed"] == 1000
     assert got["recv_seconds"] < 1.0
 
 
 def test_abort_wakes_a_blocked_recv(ws_server: Any) -> None:
-    """abort() from another greenlet ends a blocked recv at once with SessionClosedError."""
+    """abort() from another greenlet ends a recv proved blocked in its read with SessionClosedError."""
     got = run_child("recv_vs_abort", ws_server.base)
+    assert got["blocked"] is True
     assert got["recv"] == "SessionClosedError" and got["state"] == "closed"
     assert got["recv_seconds"] < 1.0
 
@@ -75,6 +77,12 @@ def test_server_close_races_sends(ws_server: Any) -> None:
     got = run_child("server_close_vs_send", ws_server.base)
     assert got["codes"] == [4001] * 20
     assert got["sender"] == ["SessionClosedError"] * 20
+
+
+def test_gevent_sockets_get_the_gevent_policy(ws_server: Any) -> None:
+    """Monkey-patched, a TCP socket gets GeventIO, whose waits end with TimeoutError by their deadline."""
+    got = run_child("policy", ws_server.base)
+    assert got == {"policy": "GeventIO", "recv": "TimeoutError", "session": "GeventIO"}
 
 
 def test_interrupted_send_poisons_the_stream(ws_server: Any) -> None:
@@ -217,12 +225,18 @@ def _child(case: str, base: str) -> dict[str, Any]:
                 return type(exc).__name__, time.perf_counter() - started
 
         g = gevent.spawn(receiver)
-        gevent.sleep(0.05)
+        # Proof that it is blocked: it counts itself as in the read, and this greenlet runs again,
+        # so it yielded there (greenlets switch only when one waits).
+        for _ in range(1000):
+            if s.readers_waiting == 1:
+                break
+            gevent.sleep(0.001)
+        blocked = s.readers_waiting == 1 and not g.dead
         t0 = time.perf_counter()
         closed = s.close() if case == "recv_vs_close" else s.abort()
         name, _ = g.get(timeout=10)
-        return {"recv": name, "recv_seconds": time.perf_counter() - t0, "closed": closed,
-                "state": s.state}  # fmt: skip
+        return {"blocked": blocked, "recv": name, "recv_seconds": time.perf_counter() - t0,
+                "closed": closed, "state": s.state}  # fmt: skip
 
     if case == "server_close_vs_send":
         codes, senders = [], []
@@ -237,6 +251,24 @@ def _child(case: str, base: str) -> dict[str, Any]:
                 codes.append(end.code)
             senders.append(g.get(timeout=10))
         return {"codes": codes, "sender": senders}
+
+    if case == "policy":
+        import socket
+
+        from loadgen.session.transport import io_for
+
+        client, server = socket.socketpair()
+        io = io_for(client, secure=False)
+        try:
+            io.recv(0.05)
+            recv = "returned"
+        except TimeoutError:
+            recv = "TimeoutError"
+        s = Session(url)
+        s.connect()
+        session_policy = type(s._io_recv.__self__).__name__  # type: ignore[attr-defined]
+        s.close()
+        return {"policy": type(io).__name__, "recv": recv, "session": session_policy}
 
     if case == "interrupted_send":
         import socket

@@ -39,7 +39,7 @@ COUNTERS = ("wsrace_connections_open", "wsrace_connections_total", "wsrace_auth_
             "wsrace_messages_received_total", "wsrace_messages_sent_total", "wsrace_jobs_started_total",
             "wsrace_dropped_messages_total", "wsrace_unhandled_errors_total")
 """PROTOCOL.md's counters, written out here rather than imported, so a drift on either side shows."""
-SCENARIOS = {"rapid_connect", "send_after_close", "fast_halt", "steady"}
+SCENARIOS = {"rapid_connect", "send_after_close", "fast_halt", "steady", "pressure"}
 WSRACE = Path(sys.executable).with_name("wsrace")
 RUN_TIMEOUT_S = 120
 SMALL_WINDOW = 65536

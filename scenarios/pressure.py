@@ -78,7 +78,10 @@ class PressureUser(RaceUser):
     step_ms = (25, 60)
     burst_count = 240
     peer_burst_count = 120
-    burst_size = 4096
+    burst_size = 1024
+    """Bytes per item: a chunk between pauses (40 KiB) overfills the small receive window, so the
+    server's writer waits on the socket through every pause, while jobs tick; 4 KiB items caught the
+    same bugs but only at the deadline (all later changes lost), at four times the load."""
     chunk = 40
     """Burst items read between pauses."""
     pause_s = 0.1

@@ -39,6 +39,7 @@ from typing import Any, NoReturn
 import gevent
 import locust
 from locust import events
+from locust.exception import RPCError
 from locust.runners import MasterRunner, WorkerRunner
 
 from loadgen import exitcodes, interrupts, paths
@@ -142,7 +143,10 @@ def _send_last_report(environment: Any, **_: Any) -> None:
     reverse, so this report goes first."""
     runner = environment.runner
     runner.stop()
-    runner._send_stats()  # Locust's own final report, as its "quit" handler sends it
+    try:
+        runner._send_stats()  # Locust's own final report, as its "quit" handler sends it
+    except RPCError as exc:  # the master is gone: nobody is left to count this report
+        log.warning("could not send the last report to the master: %s", exc)
 
 
 @events.init.add_listener

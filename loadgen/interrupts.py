@@ -39,7 +39,8 @@ from locust.runners import STATE_INIT, MasterRunner, WorkerRunner
 
 from loadgen.context import Interrupts
 
-__all__ = ["END_WORKERS_S", "FORCED_WORKERS_S", "STOP_SIGNALS", "WORKER_GRACE_S", "end_workers", "install"]
+__all__ = ["END_WORKERS_S", "FORCED_WORKERS_S", "STOP_SIGNALS", "WORKER_GRACE_S", "end_workers", "headless",
+           "install"]
 
 log = logging.getLogger("wsrace")
 
@@ -100,9 +101,13 @@ def _on_signal(environment: Any, interrupts: Interrupts, signum: int) -> None:
             ctx.target.kill()  # the verdict is being made: do not wait for the target's own shutdown
 
 
+def headless(environment: Any) -> bool:
+    return bool(getattr(environment.parsed_options, "headless", False))
+
+
 def _end_run(environment: Any, interrupts: Interrupts) -> None:
     runner = environment.runner
-    if environment.shape_class is not None:
+    if environment.shape_class is not None and headless(environment):
         if isinstance(runner, MasterRunner) and runner.state == STATE_INIT:
             # Locust's headless master still waits for its workers (a loop that checks this option
             # every second): let it start the shape, whose first tick then ends the run.
@@ -110,8 +115,12 @@ def _end_run(environment: Any, interrupts: Interrupts) -> None:
         return  # the shape sees the signal at its next tick and ends the run like the schedule's end
 
     def stop() -> None:
+        # No shape, or the web UI (where the end of a shape only stops the users, and Locust waits
+        # for the web UI to end): quit here.
         end_workers(runner, interrupts)
         runner.quit()
+        if environment.web_ui is not None:
+            environment.web_ui.stop()
 
     gevent.spawn(stop)
 

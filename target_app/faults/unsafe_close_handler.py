@@ -25,6 +25,7 @@ class DirectReplyConnection(Connection):
     __slots__ = ()
 
     async def reply(self, message: Message) -> None:
+        await self.outbox.flushed()  # what the writer has queued (ready, events) goes out first
         await self.ws.send(orjson.dumps(self.seq.stamp(message)), text=True)  # THE BUG: unguarded
         self.context.metrics.messages_sent.inc()
 

@@ -47,6 +47,7 @@ class SocketEventsConnection(Connection):
     __slots__ = ()
 
     async def write_event(self, event: Message) -> None:
+        await self.outbox.flushed()  # the replies the writer has queued go out first
         await self.ws.send(orjson.dumps(self.seq.stamp(event)), text=True)
         self.context.metrics.messages_sent.inc()
 

@@ -166,6 +166,7 @@ def test_lost_snapshot_wrong_key_registers_on_the_latest_job(correct: Target) ->
 # --------------------------------------------------------------------------------- cross-talk
 
 XT_COUNT, XT_SIZE = 200, 4096
+A_STEPS: Final = 10
 
 
 async def burst_while_another_user_talks(target: Target) -> tuple[int, int]:
@@ -203,35 +204,37 @@ def test_cross_talk_global_sends_a_burst_to_another_user(correct: Target) -> Non
     assert alice_items < XT_COUNT and bob_items > 0
 
 
-async def events_behind_a_burst(target: Target) -> tuple[int, int]:
+async def events_behind_a_burst(target: Target) -> tuple[bool, int]:
     """Alice's job events wait in her outbox behind a burst she does not read, while Bob's longer job
-    (started later) runs to its end; then Alice reads: (her own events, foreign events)."""
+    (started later, so it steps last) runs to its end; then Alice reads: (did she get exactly her
+    own events after her snapshot, how many foreign events she got)."""
     alice = await Client.ready(target, "alice", rcvbuf=SLOW_RCVBUF)
-    job_a = (await alice.request(wire.start_op(3, 10, msg_id=1)))["job"]
-    await alice.request(wire.subscribe_op(job_a, msg_id=2))
+    job_a = (await alice.request(wire.start_op(A_STEPS, 50, msg_id=1)))["job"]
+    snap = await alice.request(wire.subscribe_op(job_a, msg_id=2))
     await alice.send(wire.burst_op(XT_COUNT, XT_SIZE, msg_id=3))
     await alice.send(wire.echo_op("after the burst", msg_id=4))
     bob = await Client.ready(target, "bob")
-    job_b = (await bob.request(wire.start_op(6, 10, msg_id=1)))["job"]  # halts after Alice's job
+    job_b = (await bob.request(wire.start_op(A_STEPS + 2, 50, msg_id=1)))["job"]  # ends after Alice's
     await bob.request(wire.subscribe_op(job_b, msg_id=2))
     while (await bob.recv())["state"] != "halted":
         pass
-    own = foreign = 0
+    own: list[int] = []
+    foreign = 0
     while (msg := await alice.recv())["type"] != "echo":
         if msg["type"] == "state":
             if msg["job"] == job_a and msg["user"] == "alice":
-                own += 1
+                own.append(msg["step"])
             else:
                 foreign += 1
     await alice.close()
     await bob.close()
-    return own, foreign
+    return own == list(range(snap["step"] + 1, A_STEPS + 1)), foreign
 
 
 def test_cross_talk_buffer_hands_a_backed_up_subscriber_another_users_event(correct: Target) -> None:
-    assert observe(None, correct, events_behind_a_burst) == (3, 0)
-    own, foreign = observe("cross-talk-buffer", correct, events_behind_a_burst)
-    assert foreign > 0 and own < 3
+    assert observe(None, correct, events_behind_a_burst) == (True, 0)
+    own_events_whole, foreign = observe("cross-talk-buffer", correct, events_behind_a_burst)
+    assert not own_events_whole and foreign > 0
 
 
 # -------------------------------------------------------------------------------- global lock
@@ -246,7 +249,9 @@ async def short_job_beside_a_long_step(target: Target) -> list[tuple[str, str, i
     snap = await client.request(wire.subscribe_op(next(iter(jobs)), msg_id=2))
     order.append(("A", snap["state"], snap["step"]))
     await client.send(wire.start_op(1, 1, msg_id=3))
-    jobs[(await client.recv())["job"]] = "B"
+    while (msg := await client.recv())["type"] != "started":
+        order.append((jobs[msg["job"]], msg["state"], msg["step"]))  # A's, had it stepped already
+    jobs[msg["job"]] = "B"
     await client.send(wire.subscribe_op(next(j for j, n in jobs.items() if n == "B"), msg_id=4))
     halted: set[str] = set()
     while len(halted) < 2:

@@ -129,9 +129,10 @@ def _start_target(opts: RunOptions) -> tuple[BundledTarget, str]:
     try:
         host = target.start()
     except StartFailed as exc:
-        if getattr(exc, "bad_input", False):
-            # The target refused its flags (faults that cannot be combined...): its message says why.
-            _exit(exitcodes.BAD_INPUT, f"--fault: {exc}")
+        if exc.bad_input:
+            # The target refused its flags (faults that cannot be combined...): its message says
+            # why and names the flags.
+            _exit(exitcodes.BAD_INPUT, f"the bundled target refused its flags: {exc}")
         _exit(exitcodes.BROKEN, f"the bundled target did not start: {exc}")
     return target, host
 

@@ -5,17 +5,21 @@ Importing this module (``loadgen.user`` does) registers listeners on Locust's ev
 - ``init_command_line_parser``: wsrace's options (``--secret``, ``--fault``, ``--thresholds``...),
   from the one table :data:`loadgen.run_options.OPTIONS` that ``wsrace run`` reads too; Locust's
   own ``--profile`` picks the shipped schedule (``quick`` or ``full``).
-- ``init``, on the master (or a standalone process): makes ``wsrace run``'s input checks, loads and
+- ``init``, in every Locust process, first: handlers for SIGINT and SIGTERM
+  (:mod:`loadgen.interrupts`: the first signal stops the run gracefully, a second at once).
+  On the master (or a standalone process): makes ``wsrace run``'s input checks, loads and
   checks the thresholds and schedule (bad input: message and exit 2), starts the bundled target
   when no ``--host`` was given (exit 2 if it refuses its flags, such as faults that cannot be
   combined; exit 3 if it cannot start) or checks that the given host answers ``/healthz`` (exit 2
   if not), creates the run context (:mod:`loadgen.context`) and starts the run's one server poller
-  (:mod:`loadgen.server_poller`). On workers: sends tallies to the master with each report.
+  (:mod:`loadgen.server_poller`). On workers: sends tallies to the master with each report, and a
+  last report when the worker quits (its running users stopped first, their iterations counted as
+  interrupted).
 - ``quitting``, on the master: collects the workers' last reports, ends the server poller (a last
   read of the counters), stops the bundled target (one that does not exit within its shutdown
   timeout fails the run), judges, prints the verdict table, writes the results (and JUnit)
-  atomically — also after Ctrl-C — and sets the exit code: 0 pass, 1 a threshold failed, 3 the run
-  broke.
+  atomically — also after Ctrl-C or SIGTERM — and sets the exit code: 0 pass, 1 a threshold
+  failed, 3 the run broke, 130 / 143 the run was stopped by SIGINT / SIGTERM.
 
 Judging itself is :func:`loadgen.judge.evaluate.evaluate`, a pure function; this module only
 gathers its inputs and turns its verdicts into output and an exit code.
@@ -35,12 +39,13 @@ from typing import Any, NoReturn
 import gevent
 import locust
 from locust import events
+from locust.exception import RPCError
 from locust.runners import MasterRunner, WorkerRunner
 
-from loadgen import exitcodes, paths
+from loadgen import exitcodes, interrupts, paths
 from loadgen.bundled import BundledTarget, StartFailed, default_workers
 from loadgen.collector import REPORT_KEY
-from loadgen.context import ATTR, JudgePlan, RunContext, attach, run_context
+from loadgen.context import ATTR, Interrupts, JudgePlan, RunContext, attach, run_context
 from loadgen.judge.evaluate import Verdict, run_check
 from loadgen.judge.junit import write_junit
 from loadgen.judge.results import RunMeta, ScenarioTally, build_results, utc_now, write_results
@@ -59,6 +64,9 @@ log = logging.getLogger("wsrace")
 
 HEALTH_TIMEOUT_S = 5.0
 WATCH_INTERVAL_S = 1.0
+RESULTS_WAIT_S = 60.0
+"""How long a second ``quitting`` waits for the first to write the results (the target's stop and
+the workers' last reports are bounded well below)."""
 
 
 # --------------------------------------------------------------------------- options
@@ -121,22 +129,40 @@ def _start_target(opts: RunOptions) -> tuple[BundledTarget, str]:
     try:
         host = target.start()
     except StartFailed as exc:
-        if getattr(exc, "bad_input", False):
-            # The target refused its flags (faults that cannot be combined...): its message says why.
-            _exit(exitcodes.BAD_INPUT, f"--fault: {exc}")
+        if exc.bad_input:
+            # The target refused its flags (faults that cannot be combined...): its message says
+            # why and names the flags.
+            _exit(exitcodes.BAD_INPUT, f"the bundled target refused its flags: {exc}")
         _exit(exitcodes.BROKEN, f"the bundled target did not start: {exc}")
     return target, host
+
+
+def _send_last_report(environment: Any, **_: Any) -> None:
+    """A worker that quits (told by its master, or on a signal of its own) stops its users first,
+    so that the iterations they were in are counted as interrupted, then reports them. Registered
+    after Locust's own listener, which tells the master "quit": ``quitting`` runs its listeners in
+    reverse, so this report goes first."""
+    runner = environment.runner
+    runner.stop()
+    try:
+        runner._send_stats()  # Locust's own final report, as its "quit" handler sends it
+    except RPCError as exc:  # the master is gone: nobody is left to count this report
+        log.warning("could not send the last report to the master: %s", exc)
 
 
 @events.init.add_listener
 def _on_init(environment: Any, **_: Any) -> None:
     runner = environment.runner
+    if runner is None:
+        return
+    received = Interrupts()
+    # First, so that a signal during the start (the bundled target starting) is handled too.
+    environment.wsrace_signal_handlers = interrupts.install(environment, received)
     if isinstance(runner, WorkerRunner):
         environment.events.report_to_master.add_listener(
             lambda client_id, data, **__: data.__setitem__(REPORT_KEY, run_context(environment).collector.drain())
         )
-        return
-    if runner is None:
+        environment.events.quitting.add_listener(_send_last_report)
         return
     opts = RunOptions.from_namespace(environment.parsed_options)
     try:
@@ -152,7 +178,7 @@ def _on_init(environment: Any, **_: Any) -> None:
         target, environment.host = _start_target(opts)
     # The run starts here, with the target up: the context is made once, with every part of it.
     ctx = attach(environment, RunContext(opts, tokens, plan=plan, host=environment.host, target=target,
-                                         poller=ServerPoller(environment.host)))
+                                         poller=ServerPoller(environment.host), interrupts=received))
     assert ctx.poller is not None
     ctx.poller.start()
     if isinstance(runner, MasterRunner):
@@ -206,16 +232,25 @@ def _step_stats(environment: Any) -> dict[str, dict[str, dict[str, Any]]]:
 def _stop_target(ctx: RunContext) -> list[Verdict]:
     if ctx.target is None:
         return []
+    if ctx.interrupts.forced:
+        ctx.target.kill()
+        return [run_check("target_shutdown", False, "not checked: the bundled target was killed at once "
+                          "after a second stop signal", limit=ctx.target.shutdown_timeout)]
     outcome = ctx.target.stop()
+    if ctx.interrupts.forced:  # a second signal came while it was stopping: the handler killed it
+        return [run_check("target_shutdown", False, "not checked: the bundled target was killed while it "
+                          "stopped, after a second stop signal", limit=ctx.target.shutdown_timeout)]
     log.info("bundled target: %s", outcome.reason)
     return [run_check("target_shutdown", outcome.clean, outcome.reason, value=round(outcome.seconds, 3),
                       limit=ctx.target.shutdown_timeout)]
 
 
 def _run_meta(ctx: RunContext, plan: JudgePlan, processes: int) -> RunMeta:
-    completed = ctx.schedule_completed or plan.schedule is None
-    stopped_early = "stopped before the schedule finished (Ctrl-C or a signal)"
-    stop_reason = ctx.run_error or (None if completed else stopped_early)
+    signalled = ctx.interrupts.first is not None and not ctx.schedule_completed
+    completed = (ctx.schedule_completed or plan.schedule is None) and not signalled
+    stopped_early = "stopped before the schedule finished"
+    stop_reason = ctx.run_error or (ctx.interrupts.reason() if signalled else None) or (
+        None if completed else stopped_early)
     return RunMeta(
         started=ctx.started,
         finished=utc_now(),
@@ -230,14 +265,28 @@ def _run_meta(ctx: RunContext, plan: JudgePlan, processes: int) -> RunMeta:
         processes=max(processes, 1),
         interrupted=not completed,
         stop_reason=stop_reason,
+        signal=ctx.interrupts.first if signalled else None,
     )
 
 
 @events.quitting.add_listener
 def _on_quitting(environment: Any, **_: Any) -> None:
     ctx: RunContext | None = getattr(environment, ATTR, None)
-    if ctx is None or ctx.plan is None or ctx.finished:
-        return  # a worker, or a process the plugin did not set up, or a second quitting
+    if ctx is None or ctx.plan is None:
+        return  # a worker, or a process the plugin did not set up
+    if ctx.finished:
+        # A second quitting (Locust's own SIGTERM handler, once the shape has ended, runs a second
+        # shutdown): let the first write the results before that shutdown exits with their code.
+        ctx.done.wait(RESULTS_WAIT_S)
+        return
+    try:
+        _judge_and_write(environment, ctx)
+    finally:
+        ctx.done.set()
+
+
+def _judge_and_write(environment: Any, ctx: RunContext) -> None:
+    assert ctx.plan is not None
     plan = ctx.plan
     ctx.finished = True
     # Until the verdict is written, this run counts as broken: an error below must not end in
@@ -278,5 +327,7 @@ def _on_quitting(environment: Any, **_: Any) -> None:
     sys.stdout.flush()
     if ctx.run_error:
         environment.process_exit_code = exitcodes.BROKEN
+    elif meta.signal:
+        environment.process_exit_code = exitcodes.interrupted(meta.signal)
     else:
         environment.process_exit_code = exitcodes.PASS if doc["passed"] else exitcodes.FAILED

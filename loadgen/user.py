@@ -7,7 +7,8 @@ A scenario is a :class:`RaceUser` subclass with a ``scenario`` name and tasks th
 - failure: a :class:`~loadgen.errors.ScenarioFailure` escaped it (its ``kind`` is counted);
 - interrupted: the user was stopped mid-way (end of a stage or of the run) — never a success.
 
-So ``error_rate = failed iterations / iterations``. Steps inside an iteration are timed with
+So ``error_rate = failed iterations / iterations``, and every iteration started is counted as an
+attempt first: at the end, ``attempts = successes + failures + interrupted``. Steps inside an iteration are timed with
 ``with self.step("name"):`` and reported to Locust's ``events.request`` as
 ``request_type = scenario``, ``name = step``, with the real response time, and on failure the
 exception itself (its class name is the error kind Locust shows).
@@ -106,13 +107,13 @@ class RaceUser(User):
     def iteration(self) -> Iterator[None]:
         """One unit of the scenario's error rate (see the module docstring)."""
         started = time.perf_counter()
+        self.ctx.collector.attempt(self.scenario)
         try:
             yield
         except ScenarioFailure as exc:
             self._iteration_failed(started, exc.kind, exc)
         except (GreenletExit, StopUser):
-            self.ctx.collector.interrupted(self.scenario)
-            self._drop_clients()
+            self._iteration_interrupted()
             raise
         except gevent.Timeout as exc:
             # A gevent deadline in scenario code that nothing turned into a StepTimeout. It is a
@@ -124,9 +125,18 @@ class RaceUser(User):
             # let Locust log the traceback.
             self._iteration_failed(started, "client_error", exc)
             raise
+        except BaseException:
+            # Anything else that ends the user here (a KeyboardInterrupt, SystemExit) cut the
+            # iteration short: it is counted, so that attempts = successes + failures + interrupted.
+            self._iteration_interrupted()
+            raise
         else:
             self.ctx.collector.success(self.scenario)
             self.report(ITERATION, started, None)
+
+    def _iteration_interrupted(self) -> None:
+        self.ctx.collector.interrupted(self.scenario)
+        self._drop_clients()
 
     def _iteration_failed(self, started: float, kind: str, exc: BaseException) -> None:
         self.ctx.collector.failure(self.scenario, kind)

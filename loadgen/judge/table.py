@@ -98,10 +98,12 @@ def render_table(verdicts: Sequence[Verdict], doc: Mapping[str, Any]) -> str:
     if failed:
         lines = [f"  {v.check}: {v.message}" for v in failed]
         parts.append("\n".join(["Failed checks:", *lines]))
+    run: Mapping[str, Any] = doc.get("run") or {}
+    stopped = f"; {run.get('stop_reason')}" if run.get("interrupted") and run.get("signal") else ""
     if not verdicts:
-        parts.append("RESULT: FAIL (no checks were made)")
+        parts.append(f"RESULT: FAIL (no checks were made{stopped})")
     elif failed:
-        parts.append(f"RESULT: FAIL ({len(failed)} of {len(verdicts)} checks failed)")
+        parts.append(f"RESULT: FAIL ({len(failed)} of {len(verdicts)} checks failed{stopped})")
     else:
         parts.append(f"RESULT: PASS (all {len(verdicts)} checks passed)")
     return "\n\n".join(parts) + "\n"

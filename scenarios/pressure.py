@@ -34,9 +34,11 @@ Races it provokes, and the failure each produces on a buggy server:
   takes the snapshot apart from registering the subscriber (``--fault lost-snapshot``):
   ``missed_event`` for the changes that fell between;
 - **several jobs' events interleaved with items and replies on one connection**, many users' jobs
-  ticking at once: an event routed to the wrong connection or user (``--fault cross-talk``):
-  ``foreign_event`` (or ``out_of_order`` / ``missed_event`` for the own change it replaced); a reply
-  lost or overtaken behind the burst: ``missed_event``;
+  ticking at once: an event routed to the wrong connection or user (``--fault cross-talk``,
+  ``cross-talk-buffer``): ``foreign_event`` (or ``out_of_order`` / ``missed_event`` for the own
+  change it replaced); a subscription registered on another of the user's jobs than the one asked
+  (``--fault lost-snapshot-wrong-key``): ``missed_event``; a reply lost or overtaken behind the
+  burst: ``missed_event``;
 - **a send racing a close, or a crash while sending to a slow reader** (``--fault unsafe-close``):
   ``abnormal_close``, or ``missed_event`` for the events its crashed notifier never sent; a slow
   reader that keeps making progress closed as stalled: ``unexpected_close`` (1013);

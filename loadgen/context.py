@@ -29,8 +29,10 @@ from loadgen.tokens_source import TokenSource, token_source
 
 if TYPE_CHECKING:
     from loadgen.bundled import BundledTarget
+    from loadgen.judge.abort import Breach
     from loadgen.judge.schedule import Schedule
     from loadgen.judge.thresholds import Thresholds
+    from loadgen.probe import LatencyProbe
     from loadgen.server_poller import ServerPoller
 
 __all__ = ["ATTR", "Interrupts", "JudgePlan", "RunContext", "attach", "run_context"]
@@ -105,6 +107,10 @@ class RunContext:
     """The stop signals this process received (the plugin's handlers record them)."""
     done: threading.Event = field(default_factory=lambda: threading.Event())  # looked up late: gevent patches it
     """Set once the verdict is written (or could not be): a second ``quitting`` waits for it."""
+    probe: LatencyProbe | None = None
+    """The run's latency probe (:mod:`loadgen.probe`), on the judging process."""
+    aborted: Breach | None = None
+    """The ``abort = true`` breach that stopped the run (:mod:`loadgen.abort`), if one did."""
 
     @property
     def judging(self) -> bool:

@@ -12,7 +12,9 @@ Importing this module (``loadgen.user`` does) registers listeners on Locust's ev
   when no ``--host`` was given (exit 2 if it refuses its flags, such as faults that cannot be
   combined; exit 3 if it cannot start) or checks that the given host answers ``/healthz`` (exit 2
   if not), creates the run context (:mod:`loadgen.context`) and starts the run's one server poller
-  (:mod:`loadgen.server_poller`). On workers: sends tallies to the master with each report, and a
+  (:mod:`loadgen.server_poller`), the latency probe that measures the run's baseline
+  (:mod:`loadgen.probe`) and, when a threshold says ``abort = true``, the watch that stops the run
+  at its first breach (:mod:`loadgen.abort`). On workers: sends tallies to the master with each report, and a
   last report when the worker quits (its running users stopped first, their iterations counted as
   interrupted).
 - ``quitting``, on the master: collects the workers' last reports, ends the server poller (a last
@@ -42,7 +44,7 @@ from locust import events
 from locust.exception import RPCError
 from locust.runners import MasterRunner, WorkerRunner
 
-from loadgen import exitcodes, interrupts, paths
+from loadgen import abort, exitcodes, interrupts, paths
 from loadgen.bundled import BundledTarget, StartFailed, default_workers
 from loadgen.collector import REPORT_KEY
 from loadgen.context import ATTR, Interrupts, JudgePlan, RunContext, attach, run_context
@@ -52,6 +54,7 @@ from loadgen.judge.results import RunMeta, ScenarioTally, build_results, utc_now
 from loadgen.judge.schedule import check_scenarios, parse_schedule
 from loadgen.judge.table import render_table
 from loadgen.judge.thresholds import parse_thresholds
+from loadgen.probe import LatencyProbe
 from loadgen.run_options import RunOptions, add_locust_options, check_inputs
 from loadgen.server_poller import ServerPoller
 from loadgen.shape import ScheduleShape, scenario_classes
@@ -190,6 +193,26 @@ def _on_init(environment: Any, **_: Any) -> None:
         environment.events.worker_report.add_listener(absorb)
     if ctx.target is not None:
         gevent.spawn(_watch_target, environment, ctx)
+    _start_latency_watch(environment, ctx)
+
+
+def _start_latency_watch(environment: Any, ctx: RunContext) -> None:
+    """The run's latency baseline (:mod:`loadgen.probe`) and the abort = true watch (:mod:`loadgen.abort`)."""
+    assert ctx.plan is not None and ctx.host is not None
+    ctx.probe = LatencyProbe(ctx.host, ctx.tokens.identity(f"latency-probe-{os.getpid()}"),
+                             started_monotonic=ctx.started_monotonic)
+    ctx.probe.start()
+    if abort.has_abort(ctx.plan.thresholds):
+        abort.watch(environment, ctx, lambda: _live_doc(environment, ctx))
+
+
+def _live_doc(environment: Any, ctx: RunContext) -> dict[str, Any]:
+    """What the run counted so far, shaped as the results file's scenarios and baseline."""
+    counted = ctx.collector.tallies()
+    steps = _step_stats(environment)
+    scenarios = {name: {**counted.get(name, ScenarioTally()).to_dict(), "steps": steps.get(name, {})}
+                 for name in _scheduled_scenarios(environment, ctx)}
+    return {"scenarios": scenarios, "baseline": ctx.probe.summary() if ctx.probe else None}
 
 
 def _watch_target(environment: Any, ctx: RunContext) -> None:
@@ -249,7 +272,9 @@ def _run_meta(ctx: RunContext, plan: JudgePlan, processes: int) -> RunMeta:
     signalled = ctx.interrupts.first is not None and not ctx.schedule_completed
     completed = (ctx.schedule_completed or plan.schedule is None) and not signalled
     stopped_early = "stopped before the schedule finished"
-    stop_reason = ctx.run_error or (ctx.interrupts.reason() if signalled else None) or (
+    aborted = ctx.aborted.describe() if ctx.aborted is not None else None
+    completed = completed and aborted is None
+    stop_reason = ctx.run_error or (ctx.interrupts.reason() if signalled else None) or aborted or (
         None if completed else stopped_early)
     return RunMeta(
         started=ctx.started,
@@ -266,6 +291,7 @@ def _run_meta(ctx: RunContext, plan: JudgePlan, processes: int) -> RunMeta:
         interrupted=not completed,
         stop_reason=stop_reason,
         signal=ctx.interrupts.first if signalled else None,
+        aborted=ctx.aborted.to_dict() if ctx.aborted is not None else None,
     )
 
 
@@ -295,6 +321,7 @@ def _judge_and_write(environment: Any, ctx: RunContext) -> None:
     runner = environment.runner
     if isinstance(runner, MasterRunner) and runner.clients:
         runner.quit()  # workers send their last report on "quit": collect it before judging
+    baseline = ctx.probe.stop() if ctx.probe is not None else None  # the users are stopped: so is the probe
     assert ctx.poller is not None
     server = ctx.poller.finish()  # the last read, before the target stops
     run_checks = _stop_target(ctx)
@@ -311,7 +338,8 @@ def _judge_and_write(environment: Any, ctx: RunContext) -> None:
     doc = build_results(meta, tallies, steps, server.counters, thresholds, run_checks=run_checks,
                         run_error=ctx.run_error, server_error=server.error,
                         server_resets=[reset.to_dict() for reset in server.resets],
-                        server_samples=[sample.to_dict() for sample in server.samples])
+                        server_samples=[sample.to_dict() for sample in server.samples],
+                        baseline=baseline)
     verdicts = [Verdict.from_dict(v) for v in doc["verdicts"]]
     sys.stdout.write("\n" + render_table(verdicts, doc) + "\n")
     opts = ctx.options

@@ -11,7 +11,8 @@ second; see :func:`~loadgen.judge.schedule.next_tick`), so every stage runs exac
 names. Iterations cut short by that are counted as interrupted, never as successes.
 
 A headless run ends at the shape's tick, both at the end of the schedule and after a stop signal
-(:mod:`loadgen.interrupts`): on a master the workers are told to quit first and their last
+(:mod:`loadgen.interrupts`) or an ``abort = true`` breach (:mod:`loadgen.abort`):
+on a master the workers are told to quit first and their last
 reports awaited (:func:`~loadgen.interrupts.end_workers`), then Locust quits.
 """
 
@@ -52,11 +53,12 @@ class ScheduleShape(LoadTestShape):
         schedule = ctx.schedule
         if schedule is None:
             raise RuntimeError("no schedule loaded: the wsrace plugin's init did not run on this process")
-        if ctx.interrupts.first:
+        if ctx.interrupts.first or ctx.aborted is not None:  # a stop signal, or an abort = true breach
             where = "before the first stage" if self._stage_index is None else (
                 f"in stage {self._stage_index + 1}/{len(schedule.stages)} "
                 f"{schedule.stages[self._stage_index].name!r}")
-            log.info("%s %s: stopping the users", ctx.interrupts.reason(), where)
+            why = ctx.interrupts.reason() or (ctx.aborted.describe() if ctx.aborted else "")
+            log.info("%s %s: stopping the users", why, where)
             if headless(env):
                 end_workers(self.runner, ctx.interrupts)
             return None

@@ -32,6 +32,7 @@ from loadgen import plugin  # noqa: F401 - registers wsrace's options and verdic
 from loadgen.client import AUTH_MODES, AuthMode, ProtocolClient
 from loadgen.context import run_context
 from loadgen.errors import ScenarioFailure, StepTimeout
+from loadgen.tokens_source import Identity
 
 __all__ = ["ITERATION", "RaceUser"]
 
@@ -151,12 +152,15 @@ class RaceUser(User):
         self._auth_turn += 1
         return mode
 
-    def connect(self, *, mode: AuthMode = "header", pipeline: tuple[dict[str, Any], ...] = (), **options: Any):
-        """Open an authenticated client (ready not yet read); it is aborted if the user stops."""
+    def connect(self, *, mode: AuthMode = "header", pipeline: tuple[dict[str, Any], ...] = (),
+                identity: Identity | None = None, **options: Any):
+        """Open an authenticated client (ready not yet read); it is aborted if the user stops.
+        ``identity``: another user's (default: this user's own)."""
+        identity = identity or self.identity
         client = ProtocolClient.open(
             self.host or "",
-            self.identity.user,
-            self.identity.token,
+            identity.user,
+            identity.token,
             mode=mode,
             pipeline=pipeline,
             connect_timeout=self.connect_timeout,

@@ -192,10 +192,13 @@ class RunMeta:
     interrupted: bool = False
     stop_reason: str | None = None
     signal: str | None = None
+    aborted: Mapping[str, Any] | None = None
+    """Set when an ``abort = true`` threshold stopped the run (:mod:`loadgen.judge.abort`)."""
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["faults"] = list(self.faults)
+        out["aborted"] = None if self.aborted is None else dict(self.aborted)
         return out
 
 
@@ -235,6 +238,7 @@ def build_results(
     server_error: str | None = None,
     server_resets: Sequence[Mapping[str, Any]] = (),
     server_samples: Sequence[Mapping[str, Any]] = (),
+    baseline: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Assemble a version-1 results document.
 
@@ -245,7 +249,8 @@ def build_results(
     growth was summed over it), ``server_samples`` every read of /metrics, as plain data (see
     :mod:`loadgen.counter_growth`). ``verdicts`` None (the usual case) means: judge now with
     ``evaluate(doc, thresholds, run_checks)``; given verdicts are used as they are.
-    ``run_error`` says why the run broke, if it did.
+    ``run_error`` says why the run broke, if it did. ``baseline`` is the latency probe's summary
+    (:func:`loadgen.judge.baseline.summarize`), None when the run had no probe.
     """
     names = sorted(set(tallies) | set(step_stats))
     scenarios: dict[str, Any] = {}
@@ -273,6 +278,8 @@ def build_results(
         "passed": False,
         "run_error": run_error,
     }
+    if baseline is not None:  # only a run with a latency probe has one (docs/results-format.md)
+        doc["baseline"] = dict(baseline)
     if verdicts is None:
         verdicts = evaluate(doc, thresholds, run_checks)
     return with_verdicts(doc, thresholds, verdicts)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from loadgen.judge.schedule import parse_schedule
+from loadgen.paths import default_schedule
 from tests.support.wsrace_cli import run_wsrace
 
 HERE = Path(__file__).resolve().parent
@@ -33,7 +35,7 @@ def test_quick_profile_passes_on_the_correct_app_with_two_processes(tmp_path: Pa
     doc = finished.results()
     assert doc["passed"] is True
     assert doc["run"]["processes"] == 2
-    assert set(doc["scenarios"]) == {"rapid_connect", "send_after_close", "fast_halt", "steady", "pressure"}
+    assert set(doc["scenarios"]) == set(parse_schedule(default_schedule("quick")).scenarios)
     for name, entry in doc["scenarios"].items():
         assert entry["iterations"] > 0 and entry["failures"] == 0, (name, entry)
     assert (tmp_path / "r.xml").read_text().startswith("<?xml")

@@ -22,6 +22,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
+from loadgen.judge.schedule import parse_schedule
+from loadgen.paths import default_schedule
 from tests.interop.process import ServerProcess, running_server
 from tests.interop.wsclient import (
     counter,
@@ -39,7 +41,8 @@ COUNTERS = ("wsrace_connections_open", "wsrace_connections_total", "wsrace_auth_
             "wsrace_messages_received_total", "wsrace_messages_sent_total", "wsrace_jobs_started_total",
             "wsrace_dropped_messages_total", "wsrace_unhandled_errors_total")
 """PROTOCOL.md's counters, written out here rather than imported, so a drift on either side shows."""
-SCENARIOS = {"rapid_connect", "send_after_close", "fast_halt", "steady", "pressure"}
+SCENARIOS = set(parse_schedule(default_schedule("quick")).scenarios)
+"""Every scenario the quick profile runs, read from its schedule."""
 WSRACE = Path(sys.executable).with_name("wsrace")
 RUN_TIMEOUT_S = 120
 SMALL_WINDOW = 65536

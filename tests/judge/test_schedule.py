@@ -22,7 +22,8 @@ from loadgen.judge.schedule import (
 )
 
 FOUR = {"rapid_connect", "send_after_close", "fast_halt", "steady"}
-SHIPPED = FOUR | {"pressure"}
+SHIPPED = FOUR | {"pressure", "isolation"}
+"""The scenarios the shipped schedules run (isolation joins their fast-halt stage)."""
 
 A = Stage("warm-up", ("steady",), 10, 10.0, 5.0)
 B = Stage("storm", ("rapid_connect",), 40, 20.0, 10.0)

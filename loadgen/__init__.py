@@ -22,8 +22,9 @@ included):
    (``abort = true``: stop at the first breach), :mod:`.interrupts` (SIGINT/SIGTERM: a graceful
    stop, then a quick one).
 5. The CLI: :mod:`.cli` and :mod:`loadgen.commands` (``wsrace run|serve|check|compare|bench|selftest``),
-   :mod:`loadgen.bench` and :mod:`loadgen.selftest` (every fault against the scenarios). Only ``wsrace serve`` (:mod:`loadgen.commands.serve`) imports ``target_app``,
-   to hand over to it; nothing else of loadgen does.
+   :mod:`loadgen.bench` and :mod:`loadgen.selftest` (every fault against the scenarios). Only
+   ``wsrace serve`` (:mod:`loadgen.commands.serve`) imports ``target_app``, to hand over to it;
+   nothing else of loadgen does.
 
 Importing this package itself loads nothing, so the target app can share :mod:`loadgen.protocol`
 without pulling in gevent or Locust.

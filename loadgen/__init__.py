@@ -19,9 +19,9 @@ included):
 4. Inside Locust: :mod:`.context` (the one run context on the Environment), :mod:`.collector`,
    :mod:`.server_poller`, :mod:`.shape`, :mod:`.user` (``RaceUser``), :mod:`.plugin` (options,
    bundled target, verdict at quit).
-5. The CLI: :mod:`.cli` and :mod:`loadgen.commands` (``wsrace run|serve|check|compare|bench``), and
-   :mod:`loadgen.bench`. Only ``wsrace serve`` (:mod:`loadgen.commands.serve`) imports ``target_app``,
-   to hand over to it; nothing else of loadgen does.
+5. The CLI: :mod:`.cli` and :mod:`loadgen.commands` (``wsrace run|serve|check|compare|bench|soak``),
+   :mod:`loadgen.bench` and :mod:`loadgen.soak`. Only ``wsrace serve`` (:mod:`loadgen.commands.serve`)
+   imports ``target_app``, to hand over to it; nothing else of loadgen does.
 
 Importing this package itself loads nothing, so the target app can share :mod:`loadgen.protocol`
 without pulling in gevent or Locust.

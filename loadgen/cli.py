@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "check": "re-judge a results file against (stricter) thresholds",
     "compare": "compare a results file against a baseline",
     "bench": "benchmark wsrace's load generator against baselines, side by side",
+    "soak": "run a profile N times against one target; check memory, files, jobs stay flat",
 }
 
 USAGE = (

@@ -34,6 +34,7 @@ __all__ = [
     "LoadPeak",
     "RunOutcome",
     "RunRecord",
+    "TargetPeak",
     "TargetState",
     "Tolerance",
     "drift",
@@ -87,6 +88,18 @@ class LoadPeak:
 
 
 @dataclass(frozen=True, slots=True)
+class TargetPeak:
+    """The target's highest figures *during* one run (sampled with the load side): what the load
+    made it hold at once. Its memory once idle is bounded by this peak plus whatever leaked."""
+
+    rss_bytes: int
+    fds: int
+    connections_open: float | None
+    jobs_kept: float | None
+    samples: int
+
+
+@dataclass(frozen=True, slots=True)
 class RunOutcome:
     """How one ``wsrace run`` ended: its exit code and its own verdict (from its results file)."""
 
@@ -103,6 +116,7 @@ class RunRecord:
     outcome: RunOutcome
     target: TargetState
     load: LoadPeak
+    target_peak: TargetPeak | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,9 +18,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from loadgen.metrics_scrape import metrics_url
 from loadgen.protocol import metrics as names
-from loadgen.soak.judge import LoadPeak
+from loadgen.soak.judge import LoadPeak, TargetPeak
 
-__all__ = ["Gauges", "PeakSampler", "TreeUsage", "parse_gauges", "read_gauges", "tree_usage", "wait_for"]
+__all__ = ["Gauges", "PeakSampler", "TargetSampler", "TreeUsage", "parse_gauges", "read_gauges", "tree_usage",
+           "wait_for"]
 
 POLL_S = 0.25
 SCRAPE_TIMEOUT_S = 5.0
@@ -90,6 +91,42 @@ class PeakSampler:
 
     def peak(self) -> LoadPeak:
         return LoadPeak(self.rss_bytes, self.fds, self.processes, self.samples)
+
+
+class TargetSampler(PeakSampler):
+    """A :class:`PeakSampler` of the target's tree that also scrapes its gauges on each sample,
+    keeping the most connections and kept jobs seen (a failed scrape skips that sample's gauges)."""
+
+    def __init__(self, pid: int, host: str, interval: float = 1.0) -> None:
+        super().__init__(pid, interval)
+        self.host = host
+        self.connections: float | None = None
+        self.kept: float | None = None
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                usage = tree_usage(self.pid)
+            except psutil.Error:
+                return
+            self.rss_bytes = max(self.rss_bytes, usage.rss_bytes)
+            self.fds = max(self.fds, usage.fds)
+            self.samples += 1
+            try:
+                gauges = read_gauges(self.host, time.monotonic() + self.interval)
+            except (OSError, ValueError):
+                gauges = None  # busy or unreachable this second: the run's own poller judges that
+            if gauges is not None:
+                self.connections = _max(self.connections, gauges.connections_open)
+                self.kept = _max(self.kept, gauges.jobs_kept)
+            self._stop.wait(self.interval)
+
+    def target_peak(self) -> TargetPeak:
+        return TargetPeak(self.rss_bytes, self.fds, self.connections, self.kept, self.samples)
+
+
+def _max(old: float | None, new: float | None) -> float | None:
+    return new if old is None else old if new is None else max(old, new)
 
 
 @dataclass(frozen=True, slots=True)

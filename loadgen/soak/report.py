@@ -36,15 +36,17 @@ def _run_verdict(record: RunRecord) -> str:
 def table(before: TargetState, runs: Sequence[RunRecord]) -> str:
     """One line per run (and one for the idle target before run 1), then the drift vs run 1."""
     head = ("run", "verdict", "target RSS MiB", "target fds", "conns", "jobs run/kept", "tasks",
-            "load peak RSS MiB", "load peak fds")
+            "during: target peak RSS MiB", "peak conns", "peak kept", "load peak RSS MiB", "load peak fds")
     rows = [("before", "-", _mib(before.rss_bytes), str(before.fds), _gauge(before.connections_open),
              f"{_gauge(before.jobs_running)}/{_gauge(before.jobs_kept)}", _gauge(before.background_tasks),
-             "-", "-")]
+             "-", "-", "-", "-", "-")]
     for r in runs:
-        t = r.target
+        t, peak = r.target, r.target_peak
+        during = ((_mib(peak.rss_bytes), _gauge(peak.connections_open), _gauge(peak.jobs_kept))
+                  if peak is not None else ("-", "-", "-"))
         rows.append((str(r.outcome.index), _run_verdict(r), _mib(t.rss_bytes), str(t.fds),
                      _gauge(t.connections_open), f"{_gauge(t.jobs_running)}/{_gauge(t.jobs_kept)}",
-                     _gauge(t.background_tasks), _mib(r.load.rss_bytes), str(r.load.fds)))
+                     _gauge(t.background_tasks), *during, _mib(r.load.rss_bytes), str(r.load.fds)))
     drift_head = ("run", "target RSS", "target fds", "load RSS", "load fds")
     drift_rows = [(str(d.run), _ratio(d.target_rss), _ratio(d.target_fds), _ratio(d.load_rss),
                    _ratio(d.load_fds)) for d in drift(runs)]
@@ -71,7 +73,8 @@ def document(*, config: dict[str, Any], machine: dict[str, Any], before: TargetS
         "config": {**config, "tolerance": asdict(tolerance)},
         "machine": machine,
         "target": {**target, "before": None if before is None else asdict(before)},
-        "runs": [{**asdict(r.outcome), "target": asdict(r.target), "load": asdict(r.load)} for r in runs],
+        "runs": [{**asdict(r.outcome), "target": asdict(r.target), "load": asdict(r.load),
+                  "target_peak": None if r.target_peak is None else asdict(r.target_peak)} for r in runs],
         "drift": [asdict(d) for d in drift(runs)],
         "checks": [asdict(c) for c in checks],
         "notes": list(notes),

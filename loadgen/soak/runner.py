@@ -25,8 +25,19 @@ import psutil
 from loadgen import exitcodes
 from loadgen.bundled import BundledTarget, StartFailed
 from loadgen.children import Child
-from loadgen.soak.judge import MIB, Check, LoadPeak, RunOutcome, RunRecord, TargetState, Tolerance, judge, load_notes
-from loadgen.soak.probe import Gauges, PeakSampler, tree_usage, wait_for
+from loadgen.soak.judge import (
+    MIB,
+    Check,
+    LoadPeak,
+    RunOutcome,
+    RunRecord,
+    TargetPeak,
+    TargetState,
+    Tolerance,
+    judge,
+    load_notes,
+)
+from loadgen.soak.probe import Gauges, PeakSampler, TargetSampler, tree_usage, wait_for
 
 __all__ = ["SoakBroken", "SoakConfig", "SoakResult", "run_soak"]
 
@@ -140,14 +151,16 @@ def _own_verdict(results: Path) -> tuple[bool | None, tuple[str, ...]]:
     return bool(doc.get("passed")), failed
 
 
-def one_run(config: SoakConfig, index: int, host: str, say: Callable[[str], None]) -> tuple[RunOutcome, LoadPeak]:
-    """``wsrace run`` once, sampled; returns its outcome and the load side's peak."""
+def one_run(config: SoakConfig, index: int, host: str, target_pid: int,
+            say: Callable[[str], None]) -> tuple[RunOutcome, LoadPeak, TargetPeak]:
+    """``wsrace run`` once, both sides sampled; its outcome, the load side's and the target's peaks."""
     results = config.out_dir / f"run-{index}.json"
     cmd = config.run_command(host, results)
     say(f"run {index}/{config.runs}: {' '.join(cmd[2:])} (timeout {config.run_timeout_s:.0f} s)")
     started = time.monotonic()
     with Child.start(cmd, name=f"wsrace run {index}", output="log") as child:
-        with PeakSampler(child.pid, config.sample_interval_s) as sampler:
+        with PeakSampler(child.pid, config.sample_interval_s) as sampler, \
+                TargetSampler(target_pid, host, config.sample_interval_s) as target_sampler:
             code = child.wait(started + config.run_timeout_s)
         (config.out_dir / f"run-{index}.log").write_text(child.log_text())
         if code is None:
@@ -160,7 +173,7 @@ def one_run(config: SoakConfig, index: int, host: str, say: Callable[[str], None
     say(f"run {index}: exit {code} in {took:.0f} s" + (f", {len(failed)} checks failed" if failed else ""))
     if code not in (exitcodes.PASS, exitcodes.FAILED):
         raise SoakBroken(f"run {index} broke (exit {code}); see {config.out_dir / f'run-{index}.log'}")
-    return outcome, sampler.peak()
+    return outcome, sampler.peak(), target_sampler.target_peak()
 
 
 def run_soak(config: SoakConfig, say: Callable[[str], None]) -> SoakResult:
@@ -184,7 +197,7 @@ def run_soak(config: SoakConfig, say: Callable[[str], None]) -> SoakResult:
             raise SoakBroken(f"the target is not idle before any load (or exposes no job and task "
                              f"gauges): {result.before}")
         for index in range(1, config.runs + 1):
-            outcome, peak = one_run(config, index, host, say)
+            outcome, peak, target_peak = one_run(config, index, host, pid, say)
             if not target.alive():
                 code = target.proc.returncode if target.proc else None
                 raise SoakBroken(f"the target exited during run {index} (code {code})")
@@ -192,7 +205,7 @@ def run_soak(config: SoakConfig, say: Callable[[str], None]) -> SoakResult:
             state = settle(host, pid, idle_tasks=result.before.background_tasks,
                            idle_deadline=now + config.idle_timeout_s,
                            settle_deadline=now + config.idle_timeout_s + config.settle_timeout_s)
-            result.runs.append(RunRecord(outcome, state, peak))
+            result.runs.append(RunRecord(outcome, state, peak, target_peak))
             say(f"run {index}: target idle after {state.settle_s:.0f} s: RSS {state.rss_bytes / MIB:.1f} MiB, "
                 f"{state.fds} open files; {state.kept_at_idle or 0:g} jobs kept when the last connection closed")
     except StartFailed as exc:

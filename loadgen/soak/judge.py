@@ -109,6 +109,11 @@ class RunOutcome:
     failed_checks: tuple[str, ...] = ()
     duration_s: float = 0.0
     results: str = ""
+    connections: float | None = None
+    """Connections the target accepted during the run (its results' ``connections_total``)."""
+    jobs: float | None = None
+    """Jobs the target started during the run (``jobs_started``): with ``connections``, the work
+    done, which on a shared machine differs from run to run (a busy run does less)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,16 +35,17 @@ def _run_verdict(record: RunRecord) -> str:
 
 def table(before: TargetState, runs: Sequence[RunRecord]) -> str:
     """One line per run (and one for the idle target before run 1), then the drift vs run 1."""
-    head = ("run", "verdict", "target RSS MiB", "target fds", "conns", "jobs run/kept", "tasks",
+    head = ("run", "verdict", "jobs", "conns made", "target RSS MiB", "target fds", "conns", "jobs run/kept", "tasks",
             "during: target peak RSS MiB", "peak conns", "peak kept", "load peak RSS MiB", "load peak fds")
-    rows = [("before", "-", _mib(before.rss_bytes), str(before.fds), _gauge(before.connections_open),
+    rows = [("before", "-", "-", "-", _mib(before.rss_bytes), str(before.fds), _gauge(before.connections_open),
              f"{_gauge(before.jobs_running)}/{_gauge(before.jobs_kept)}", _gauge(before.background_tasks),
              "-", "-", "-", "-", "-")]
     for r in runs:
         t, peak = r.target, r.target_peak
         during = ((_mib(peak.rss_bytes), _gauge(peak.connections_open), _gauge(peak.jobs_kept))
                   if peak is not None else ("-", "-", "-"))
-        rows.append((str(r.outcome.index), _run_verdict(r), _mib(t.rss_bytes), str(t.fds),
+        rows.append((str(r.outcome.index), _run_verdict(r), _gauge(r.outcome.jobs),
+                     _gauge(r.outcome.connections), _mib(t.rss_bytes), str(t.fds),
                      _gauge(t.connections_open), f"{_gauge(t.jobs_running)}/{_gauge(t.jobs_kept)}",
                      _gauge(t.background_tasks), *during, _mib(r.load.rss_bytes), str(r.load.fds)))
     drift_head = ("run", "target RSS", "target fds", "load RSS", "load fds")

@@ -140,15 +140,17 @@ def settle(host: str, pid: int, *, idle_tasks: float | None, idle_deadline: floa
                        settle_s=round(settled_s, 2))
 
 
-def _own_verdict(results: Path) -> tuple[bool | None, tuple[str, ...]]:
-    """A run's own verdict from its results file: passed, and the checks that failed."""
+def _own_verdict(results: Path) -> tuple[bool | None, tuple[str, ...], dict[str, float | None]]:
+    """A run's own verdict from its results file: passed, the checks that failed, the work done."""
     try:
         doc = json.loads(results.read_text())
     except (OSError, ValueError):
-        return None, ()
+        return None, (), {}
     failed = tuple(f"{v.get('check')}: {v.get('message')}" for v in doc.get("verdicts", [])
                    if not v.get("passed", True))
-    return bool(doc.get("passed")), failed
+    counters = (doc.get("server") or {}).get("counters") or {}
+    work = {"connections": counters.get("connections_total"), "jobs": counters.get("jobs_started")}
+    return bool(doc.get("passed")), failed, work
 
 
 def one_run(config: SoakConfig, index: int, host: str, target_pid: int,
@@ -168,8 +170,8 @@ def one_run(config: SoakConfig, index: int, host: str, target_pid: int,
             raise SoakBroken(f"run {index} did not finish within {config.run_timeout_s:.0f} s "
                              f"(log: {config.out_dir / f'run-{index}.log'})")
     took = time.monotonic() - started
-    passed, failed = _own_verdict(results)
-    outcome = RunOutcome(index, code, passed, failed, round(took, 1), str(results))
+    passed, failed, work = _own_verdict(results)
+    outcome = RunOutcome(index, code, passed, failed, round(took, 1), str(results), **work)
     say(f"run {index}: exit {code} in {took:.0f} s" + (f", {len(failed)} checks failed" if failed else ""))
     if code not in (exitcodes.PASS, exitcodes.FAILED):
         raise SoakBroken(f"run {index} broke (exit {code}); see {config.out_dir / f'run-{index}.log'}")

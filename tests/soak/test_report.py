@@ -45,3 +45,12 @@ def test_the_document_is_plain_json_with_every_part() -> None:
     assert back["target"]["before"]["fds"] == BEFORE.fds
     assert len(back["checks"]) == len(checks) and [d["run"] for d in back["drift"]] == [1, 2]
     assert back["config"]["tolerance"]["rss_growth_ratio"] == Tolerance().rss_growth_ratio
+
+
+def test_each_row_shows_the_work_its_run_did() -> None:
+    """The jobs and connections a run made (from its results) stand beside its memory figures."""
+    base = record(1, state())
+    busy = type(base)(type(base.outcome)(1, 0, True, (), 1.0, "r.json", connections=2300.0, jobs=50102.0),
+                      base.target, base.load)
+    row = table(BEFORE, [busy]).splitlines()[2].split()
+    assert row[:4] == ["1", "pass", "50102", "2300"]

@@ -123,7 +123,7 @@ def main(argv: Sequence[str]) -> int:
     text = json.dumps(doc, indent=2) + "\n"
     for path in [config.out_dir / "soak.json", *([Path(args.json)] if args.json else [])]:
         path.write_text(text)
-    if result.before is not None:
+    if result.before is not None and result.runs:
         sys.stdout.write(table(result.before, result.runs))
     for check in result.checks:
         sys.stdout.write(f"{'ok  ' if check.passed else 'FAIL'} {check.name}: {check.message}\n")

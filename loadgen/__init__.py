@@ -21,10 +21,11 @@ included):
    bundled target, verdict at quit), :mod:`.probe` (the run's latency baseline), :mod:`.abort`
    (``abort = true``: stop at the first breach), :mod:`.interrupts` (SIGINT/SIGTERM: a graceful
    stop, then a quick one).
-5. The CLI: :mod:`.cli` and :mod:`loadgen.commands` (``wsrace run|serve|check|compare|bench|selftest``),
-   :mod:`loadgen.bench` and :mod:`loadgen.selftest` (every fault against the scenarios). Only
-   ``wsrace serve`` (:mod:`loadgen.commands.serve`) imports ``target_app``, to hand over to it;
-   nothing else of loadgen does.
+5. The CLI: :mod:`.cli` and :mod:`loadgen.commands`
+   (``wsrace run|serve|check|compare|bench|selftest|soak``), :mod:`loadgen.bench`,
+   :mod:`loadgen.selftest` (every fault against the scenarios) and :mod:`loadgen.soak` (a profile
+   again and again against one target). Only ``wsrace serve`` (:mod:`loadgen.commands.serve`)
+   imports ``target_app``, to hand over to it; nothing else of loadgen does.
 
 Importing this package itself loads nothing, so the target app can share :mod:`loadgen.protocol`
 without pulling in gevent or Locust.

@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "compare": "compare a results file against a baseline",
     "bench": "benchmark wsrace's load generator against baselines, side by side",
     "selftest": "run the quick profile against the bundled target clean and with each fault: what catches what",
+    "soak": "run a profile N times against one target; check memory, files, jobs stay flat",
 }
 
 USAGE = (

@@ -28,7 +28,7 @@ class WorkerContext:
         self._config = config
         self._metrics = metrics
         self._ids = ids
-        self._tasks = TaskSet(self.report_failure)
+        self._tasks = TaskSet(self.report_failure, metrics.background_tasks.set)
         self._shutting_down = False
 
     @classmethod

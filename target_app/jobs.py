@@ -15,6 +15,12 @@ The correctness argument is that nothing here awaits between the steps that must
 registry, and the caller queues the subscribe reply in the same step; a ticker advances a job and
 queues its event on every subscriber's outbox in one step (:meth:`JobService.publish` has no await).
 So each subscriber gets the snapshot, then every later change, in order.
+
+Two gauges say what the service holds, for a soak to see that nothing stays behind: jobs whose
+ticker runs (``wsrace_jobs_running``) and jobs held without one (``wsrace_jobs_kept``: halted and
+subscribable until the sweeper forgets them; a job whose ticker died before it halted stays here
+for ever, which is the leak a soak must see). They are recounted from the registry and the ticker
+count whenever either changes, not kept as running totals that could drift.
 """
 
 from __future__ import annotations
@@ -54,6 +60,9 @@ class JobService:
         self.registry = JobRegistry()
         self.subscriptions: dict[Subscriber, dict[str, str]] = {}
         """subscriber -> {job id: user}: what :meth:`unsubscribe` has to undo."""
+        self._tickers = 0
+        """Ticker tasks not done yet (counted from spawn to done-callback: a ticker cancelled
+        before its first step never runs its own ``finally``)."""
 
     def now(self) -> float:
         return asyncio.get_running_loop().time()
@@ -63,8 +72,20 @@ class JobService:
         job = self.registry.create(self.context.ids.job(), owner, steps, step_ms, self.now())
         self.context.metrics.jobs_started.inc()
         if not job.halted:
-            self.context.tasks.spawn(self._tick(job), name=f"job {job.id}")
+            ticker = self.context.tasks.spawn(self._tick(job), name=f"job {job.id}")
+            self._tickers += 1
+            ticker.add_done_callback(self._ticker_done)
+        self._count_jobs()
         return job
+
+    def _ticker_done(self, _task: asyncio.Task[None]) -> None:
+        self._tickers -= 1
+        self._count_jobs()
+
+    def _count_jobs(self) -> None:
+        """Set the two job gauges from what is held now (tickers <= jobs: a ticker's job is kept)."""
+        self.context.metrics.jobs_running.set(self._tickers)
+        self.context.metrics.jobs_kept.set(len(self.registry) - self._tickers)
 
     def snapshot(self, subscriber: Subscriber, user: str, job_id: str) -> JobState:
         """Register ``subscriber`` for the job's later changes and return its state now, in one step.
@@ -114,6 +135,7 @@ class JobService:
         gone = self.registry.expire(self.now())
         if gone:
             log.debug("forgot %d halted jobs", gone)
+            self._count_jobs()
         return gone
 
 

@@ -4,6 +4,7 @@ The supervisor creates ``PROMETHEUS_MULTIPROC_DIR`` before it starts any worker;
 its values to its own files there, and ``/metrics`` (whichever worker serves it) sums them all. The
 open-connections gauge uses ``livesum``: the supervisor calls ``mark_process_dead`` for a worker that
 died, so its connections stop counting, while the counters of a dead worker stay in the totals.
+The gauges of what a worker holds (jobs running, jobs kept, background tasks) are ``livesum`` too.
 """
 
 from __future__ import annotations
@@ -45,6 +46,19 @@ class Metrics:
         self.unhandled_errors = Counter(
             names.UNHANDLED_ERRORS, "Unexpected exceptions in handlers and background tasks",
             registry=None,
+        )
+        self.jobs_running = Gauge(
+            names.JOBS_RUNNING, "Jobs whose ticker runs now", multiprocess_mode="livesum",
+            registry=None,
+        )
+        self.jobs_kept = Gauge(
+            names.JOBS_KEPT,
+            "Jobs held without a ticker (halted, subscribable until the sweeper forgets them)",
+            multiprocess_mode="livesum", registry=None,
+        )
+        self.background_tasks = Gauge(
+            names.BACKGROUND_TASKS, "Background tasks alive now (job tickers, the sweeper...)",
+            multiprocess_mode="livesum", registry=None,
         )
         self.closes = Counter(
             names.CLOSES, "Connections closed, by the close code the server sent or observed",

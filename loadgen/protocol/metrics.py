@@ -14,6 +14,13 @@ DROPPED_MESSAGES: Final = "wsrace_dropped_messages_total"
 UNHANDLED_ERRORS: Final = "wsrace_unhandled_errors_total"
 CLOSES: Final = "wsrace_closes_total"
 
+# Gauges of what a worker holds now, summed over workers: a soak (``wsrace soak``) reads them to
+# see that nothing stays behind once the load has gone. The bundled target exposes them; a server
+# that does not is read as "not exposed", never as 0.
+JOBS_RUNNING: Final = "wsrace_jobs_running"
+JOBS_KEPT: Final = "wsrace_jobs_kept"
+BACKGROUND_TASKS: Final = "wsrace_background_tasks"
+
 # Short names used in thresholds and results files -> exposition names.
 COUNTERS: Final[dict[str, str]] = {
     "connections_total": CONNECTIONS_TOTAL,

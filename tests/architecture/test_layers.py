@@ -28,7 +28,7 @@ LOADGEN_LEVELS = (
      "loadgen.children", "loadgen.bundled", "loadgen.run_options"),
     ("loadgen.context", "loadgen.collector", "loadgen.server_poller", "loadgen.shape", "loadgen.user",
      "loadgen.plugin", "loadgen.probe", "loadgen.abort", "loadgen.interrupts"),
-    ("loadgen.cli", "loadgen.commands", "loadgen.bench", "loadgen.selftest"),
+    ("loadgen.cli", "loadgen.commands", "loadgen.bench", "loadgen.selftest", "loadgen.soak"),
 )
 """loadgen's levels, bottom up, as its package docstring lists them."""
 

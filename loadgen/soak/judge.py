@@ -3,8 +3,11 @@
 What "flat" means (see docs/soak.md for the reasoning):
 
 - **Memory**: the target's resident memory (supervisor and workers summed) after run K may exceed
-  the figure after run 1 by at most ``rss_growth_ratio`` of it *and* at most ``rss_growth_bytes``
-  (the stricter of the two). Run 1, not the start, is the reference: the first run warms the
+  the highest figure after an earlier run (run 1's, at first) by at most ``rss_growth_ratio`` of
+  run 1's *and* at most ``rss_growth_bytes`` (the stricter of the two) — plus, when run K's peak
+  memory *during* the run rose above every earlier run's peak, that rise: a run that held more at
+  once (a shared machine ran it faster) sets a new high-water mark the allocator may keep; a leak
+  grows the idle figure without one. Run 1, not the start, is the reference: the first run warms the
   interpreter's caches and the allocator's arenas, which later runs reuse. A leak of one small
   object per connection or per job (the full profile makes tens of thousands) grows the figure by
   megabytes a run and fails this.
@@ -168,17 +171,40 @@ def judge(before: TargetState, runs: Sequence[RunRecord], tolerance: Tolerance =
                             f"the target's processes changed: {list(before.pids)} -> {list(state.pids)}"))
         if record is runs[0]:
             continue
-        growth = state.rss_bytes - first.rss_bytes
-        ratio = growth / first.rss_bytes if first.rss_bytes else float("inf")
-        checks.append(Check(
-            f"run {k}: memory flat", growth <= allowance,
-            f"RSS {_mib(state.rss_bytes)} vs {_mib(first.rss_bytes)} after run 1: "
-            f"{growth / MIB:+.1f} MiB ({ratio:+.1%}), allowed +{_mib(allowance)}"))
+        earlier = runs[: runs.index(record)]
+        checks.append(_memory_check(k, record, earlier, allowance))
         extra = state.fds - first.fds
         checks.append(Check(
             f"run {k}: open files flat", extra <= tolerance.fds_growth,
             f"{state.fds} open files vs {first.fds} after run 1 ({extra:+d}, allowed +{tolerance.fds_growth})"))
     return checks
+
+
+def _high_water(record: RunRecord, earlier: Sequence[RunRecord]) -> int:
+    """Bytes by which this run's peak memory *during* the run rose above every earlier run's peak
+    (0 when a peak is unknown): memory a run really needed at once, which the allocator may keep
+    resident once idle. A run that did more at once on a shared machine (it ran faster) sets a new
+    high-water mark; a leak grows the idle figure without one."""
+    peaks = [r.target_peak.rss_bytes for r in earlier if r.target_peak is not None]
+    if record.target_peak is None or len(peaks) != len(earlier):
+        return 0
+    return max(0, record.target_peak.rss_bytes - max(peaks))
+
+
+def _memory_check(k: int, record: RunRecord, earlier: Sequence[RunRecord], allowance: int) -> Check:
+    """Idle memory after run ``k`` against the highest idle figure so far (run 1's at first), plus
+    the allowance, plus any new high-water mark this run set (:func:`_high_water`)."""
+    first = earlier[0].target
+    reference = max(r.target.rss_bytes for r in earlier)
+    high_water = _high_water(record, earlier)
+    limit = reference + allowance + high_water
+    growth = record.target.rss_bytes - first.rss_bytes
+    ratio = growth / first.rss_bytes if first.rss_bytes else float("inf")
+    message = (f"RSS {_mib(record.target.rss_bytes)} vs {_mib(first.rss_bytes)} after run 1: "
+               f"{growth / MIB:+.1f} MiB ({ratio:+.1%}); allowed up to {_mib(limit)} "
+               f"(highest idle so far {_mib(reference)} + {_mib(allowance)}")
+    message += f" + a new peak {_mib(high_water)} above earlier runs)" if high_water else ")"
+    return Check(f"run {k}: memory flat", record.target.rss_bytes <= limit, message)
 
 
 @dataclass(frozen=True, slots=True)

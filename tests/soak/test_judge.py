@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from loadgen.soak.judge import MIB, Tolerance, drift, judge, load_notes
+from loadgen.soak.judge import MIB, RunRecord, TargetPeak, Tolerance, drift, judge, load_notes
 from tests.soak.samples import BEFORE, IDLE_TASKS, flat, record, state
 
 GAUGES = ("connections_open", "jobs_running", "jobs_kept", "background_tasks")
@@ -50,6 +50,23 @@ def test_every_later_run_is_compared_with_run_1_not_only_the_last() -> None:
     """A run in the middle that grew fails even if the last run is back down."""
     runs = [record(1, state(70.0)), record(2, state(90.0)), record(3, state(70.0))]
     assert failed(judge(BEFORE, runs)) == ["run 2: memory flat"]
+
+
+def _peak(run: RunRecord, peak_mib: float) -> RunRecord:
+    return replace(run, target_peak=TargetPeak(int(peak_mib * MIB), 40, 100.0, 1000.0, 30))
+
+
+def test_a_new_high_water_mark_explains_growth_and_a_leak_does_not() -> None:
+    """Growth beyond the allowance passes when that run's peak during the run rose by as much above
+    every earlier peak (it held more at once); the same growth with no higher peak fails; a later
+    run is held to the highest idle figure so far."""
+    grown = [_peak(record(1, state(70.0)), 150.0), _peak(record(2, state(90.0)), 175.0),
+             _peak(record(3, state(90.0)), 160.0)]
+    assert failed(judge(BEFORE, grown)) == []
+    leak = [_peak(record(1, state(70.0)), 150.0), _peak(record(2, state(90.0)), 150.0)]
+    assert failed(judge(BEFORE, leak)) == ["run 2: memory flat"]
+    creeping = [*grown, _peak(record(4, state(90.0 + 8.5)), 150.0)]
+    assert failed(judge(BEFORE, creeping)) == ["run 4: memory flat"]
 
 
 def test_one_more_open_file_fails() -> None:

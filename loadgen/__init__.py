@@ -18,7 +18,8 @@ included):
    flags of a run, declared once).
 4. Inside Locust: :mod:`.context` (the one run context on the Environment), :mod:`.collector`,
    :mod:`.server_poller`, :mod:`.shape`, :mod:`.user` (``RaceUser``), :mod:`.plugin` (options,
-   bundled target, verdict at quit).
+   bundled target, verdict at quit), :mod:`.process_watch` (processes that died during the run),
+   :mod:`.checkpoint` (the master's results as of now, for a master that dies).
 5. The CLI: :mod:`.cli` and :mod:`loadgen.commands` (``wsrace run|serve|check|compare|bench``), and
    :mod:`loadgen.bench`. Only ``wsrace serve`` (:mod:`loadgen.commands.serve`) imports ``target_app``,
    to hand over to it; nothing else of loadgen does.

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from loadgen import exitcodes
+from loadgen.commands import salvage
 from loadgen.run_options import RunOptions, add_cli_options, check_inputs, locust_args
 
 DESCRIPTION = """\
@@ -91,10 +92,12 @@ def main(argv: Sequence[str]) -> int:
     # Ctrl-C reaches Locust directly (same process group) and Locust writes the results; we only
     # wait. SIGINT is ignored here *after* Locust started: an ignored signal is inherited across
     # exec, and a Locust started with SIGINT ignored would never stop on Ctrl-C.
+    launched = salvage.before_locust()  # a master that dies leaves its children to us
     proc = subprocess.Popen(cmd, env={**os.environ, **env})
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         code = proc.wait()
     finally:
         signal.signal(signal.SIGINT, previous)
-    return _verdict_code(code, results)
+    salvaged = salvage.after_locust(code, results, args.junit, launched)  # a master that died: its checkpoint
+    return salvaged if salvaged is not None else _verdict_code(code, results)

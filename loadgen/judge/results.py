@@ -228,6 +228,7 @@ def build_results(
     server_error: str | None = None,
     server_resets: Sequence[Mapping[str, Any]] = (),
     server_samples: Sequence[Mapping[str, Any]] = (),
+    processes: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Assemble a version-1 results document.
 
@@ -238,7 +239,8 @@ def build_results(
     growth was summed over it), ``server_samples`` every read of /metrics, as plain data (see
     :mod:`loadgen.counter_growth`). ``verdicts`` None (the usual case) means: judge now with
     ``evaluate(doc, thresholds, run_checks)``; given verdicts are used as they are.
-    ``run_error`` says why the run broke, if it did.
+    ``run_error`` says why the run broke, if it did. ``processes`` is what was seen of the run's
+    processes dying (:mod:`loadgen.judge.processes`), None to leave the section out.
     """
     names = sorted(set(tallies) | set(step_stats))
     scenarios: dict[str, Any] = {}
@@ -266,6 +268,8 @@ def build_results(
         "passed": False,
         "run_error": run_error,
     }
+    if processes is not None:
+        doc["processes"] = dict(processes)
     if verdicts is None:
         verdicts = evaluate(doc, thresholds, run_checks)
     return with_verdicts(doc, thresholds, verdicts)

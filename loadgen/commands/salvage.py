@@ -43,10 +43,11 @@ seconds, the bundled target takes up to its shutdown timeout (5 s) plus its own 
 _PR_SET_CHILD_SUBREAPER: Final = 36
 
 
-def adopt_orphans() -> None:
-    """Make this process the subreaper of its descendants (Linux; elsewhere nothing happens)."""
+def adopt_orphans(enabled: bool = True) -> None:
+    """Make this process the subreaper of its descendants, or (``enabled=False``) no longer
+    (Linux; elsewhere nothing happens)."""
     with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1)
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, int(enabled))
 
 
 def stop_orphans(grace_s: float = ORPHAN_GRACE_S) -> list[str]:

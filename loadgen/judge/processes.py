@@ -12,7 +12,9 @@ The evidence is in the results document (see docs/results-format.md, ``processes
   ``server.resets`` (counters that went down between two reads of /metrics) is the evidence. Resets
   count for a bundled target too.
 - ``processes.load.lost_reports``: Locust workers the master marked missing (no heartbeat). Their
-  tallies since their last report never arrived: how many iterations that was cannot be known.
+  tallies since their last report never arrived: how many iterations that was cannot be known. A
+  worker that reports again later (a heartbeat merely late, on a busy machine) lost nothing: its
+  reports are deltas; it is named, and does not fail the check.
 
 A document without ``processes`` (an older wsrace) gets neither check.
 """
@@ -95,15 +97,22 @@ def _target_verdict(target: Mapping[str, Any], resets: Sequence[Mapping[str, Any
     return run_check("target_processes", True, msg, value=0, limit=0)
 
 
+def _came_back(item: Mapping[str, Any]) -> str:
+    return (f"Locust worker {item.get('worker')} was marked missing at {_at(item.get('missing_t'))} but reported "
+            f"again at {_at(item.get('reported_again_t'))}: its reports are deltas, nothing was lost")
+
+
 def _load_verdict(load: Mapping[str, Any]) -> ProcessCheck:
-    lost: Sequence[Mapping[str, Any]] = load.get("lost_reports") or []
+    entries: Sequence[Mapping[str, Any]] = load.get("lost_reports") or []
+    lost = [item for item in entries if item.get("reported_again_t") is None]
+    back = [_came_back(item) for item in entries if item.get("reported_again_t") is not None]
     if lost:
-        msg = "; ".join(describe_lost_report(item) for item in lost)
+        msg = "; ".join([describe_lost_report(item) for item in lost] + back)
         return run_check("load_processes", False, msg, value=len(lost), limit=0)
     workers = int(load.get("workers") or 0)
     msg = (f"every Locust worker reported until the end ({workers} workers)" if workers
            else "one Locust process, no workers: nothing to lose")
-    return run_check("load_processes", True, msg, value=0, limit=0)
+    return run_check("load_processes", True, "; ".join([msg, *back]), value=0, limit=0)
 
 
 def process_checks(doc: Mapping[str, Any]) -> list[ProcessCheck]:

@@ -128,6 +128,7 @@ class ProcessWatch:
         if self.target_watched is not None:
             out["target"] = {"watched": self.target_watched, "events": [dict(e) for e in self.target_events]}
         out["load"] = {"workers": len(self.workers) if self.distributed else 0,
+                       "reports": {worker: dict(seen) for worker, seen in self.workers.items()},
                        "lost_reports": [dict(item) for item in self.lost.values()]}
         return out
 

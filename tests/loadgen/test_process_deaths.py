@@ -1,7 +1,8 @@
 """The load side's evidence of processes that died, with real processes: the bundled target's
 supervisor reports a killed worker's exit and restart on stdout after its listening line, read
-without waiting; the target events pair up into one record per death; ``wsrace run``'s subreaper
-adopts what a dead parent left and stops it; a checkpoint is promoted to honest, re-judged results."""
+without waiting; ``wsrace run``'s subreaper adopts what a dead parent left and stops it; a
+checkpoint is promoted to honest, re-judged results. (What needs gevent patched, the watch and the
+checkpoint writer, is tested in tests/in_locust/test_process_watch.py.)"""
 
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ from loadgen.checkpoint import checkpoint_path
 from loadgen.commands import salvage
 from loadgen.judge.results import RunMeta, ScenarioTally, build_results, utc_now, write_results
 from loadgen.judge.thresholds import Thresholds
-from loadgen.process_watch import ProcessWatch
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -67,21 +67,6 @@ def test_a_killed_target_worker_is_reported_exited_then_restarted() -> None:
     assert restart["index"] == 1 and restart["pid"] not in workers.values()
     assert restart["time"] >= exit_["time"]
     assert outcome.clean, outcome.reason
-
-
-def test_target_events_pair_into_one_record_per_death() -> None:
-    """An exit opens a record, the restart of that worker closes it; times are from the run's start."""
-    watch = ProcessWatch(t0_unix=1000.0, t0_monotonic=time.monotonic())
-    watch.target_event({"event": "worker_exit", "index": 1, "pid": 11, "code": -9, "signal": 9, "time": 1012.25})
-    watch.target_event({"event": "worker_exit", "index": 0, "pid": 10, "code": 3, "signal": None, "time": 1013.0})
-    watch.target_event({"event": "worker_restarted", "index": 1, "pid": 12, "time": 1012.75})
-    records = watch.section()["target"] if watch.target_watched else None
-    assert records is None  # nothing was said to be watched: no section
-    watch.target_watched = "bundled"
-    events = watch.section()["target"]["events"]
-    assert [(e["index"], e["pid"], e["died_t"], e["restarted_t"], e["restarted_pid"]) for e in events] == [
-        (1, 11, 12.25, 12.75, 12), (0, 10, 13.0, None, None)]
-    assert events[1]["exit_code"] == 3 and events[1]["signal"] is None
 
 
 def test_stop_orphans_adopts_and_reaps_what_a_dead_parent_left() -> None:

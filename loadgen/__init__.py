@@ -18,11 +18,14 @@ included):
    flags of a run, declared once).
 4. Inside Locust: :mod:`.context` (the one run context on the Environment), :mod:`.collector`,
    :mod:`.server_poller`, :mod:`.shape`, :mod:`.user` (``RaceUser``), :mod:`.plugin` (options,
-   bundled target, verdict at quit), :mod:`.process_watch` (processes that died during the run),
+   bundled target, verdict at quit), :mod:`.probe` (the run's latency baseline), :mod:`.abort`
+   (``abort = true``: stop at the first breach), :mod:`.interrupts` (SIGINT/SIGTERM: a graceful
+   stop, then a quick one), :mod:`.process_watch` (processes that died during the run),
    :mod:`.checkpoint` (the master's results as of now, for a master that dies).
-5. The CLI: :mod:`.cli` and :mod:`loadgen.commands` (``wsrace run|serve|check|compare|bench``), and
-   :mod:`loadgen.bench`. Only ``wsrace serve`` (:mod:`loadgen.commands.serve`) imports ``target_app``,
-   to hand over to it; nothing else of loadgen does.
+5. The CLI: :mod:`.cli` and :mod:`loadgen.commands` (``wsrace run|serve|check|compare|bench|selftest``),
+   :mod:`loadgen.bench` and :mod:`loadgen.selftest` (every fault against the scenarios). Only
+   ``wsrace serve`` (:mod:`loadgen.commands.serve`) imports ``target_app``, to hand over to it;
+   nothing else of loadgen does.
 
 Importing this package itself loads nothing, so the target app can share :mod:`loadgen.protocol`
 without pulling in gevent or Locust.

@@ -55,6 +55,15 @@ class StartFailed(Exception):
         self.bad_input = bad_input
 
 
+def _refusal(log_tail: str) -> str:
+    """The target's own reason for refusing its flags: argparse's last line, without its
+    ``usage:`` block or its ``prog: error:`` prefix (wsrace names the flag itself)."""
+    lines = [line for line in log_tail.strip().splitlines() if line.strip()]
+    if not lines:
+        return "the target refused its flags (exit 2)"
+    return lines[-1].split(": error: ", 1)[-1]
+
+
 @dataclass(frozen=True, slots=True)
 class StopOutcome:
     returncode: int | None
@@ -135,8 +144,7 @@ class BundledTarget:
         except ChildFailed as exc:
             if exc.returncode == EXIT_BAD_INPUT:
                 self._remove_log()  # its whole content is the message
-                raise StartFailed(exc.tail.strip() or "the target refused its flags (exit 2)",
-                                  bad_input=True) from None
+                raise StartFailed(_refusal(exc.tail), bad_input=True) from None
             raise StartFailed(f"{exc.name}: {exc.what}{self._log_tail()}") from None
 
     def _wait_healthy(self, deadline: float) -> None:

@@ -18,11 +18,12 @@ COMMANDS: dict[str, str] = {
     "check": "re-judge a results file against (stricter) thresholds",
     "compare": "compare a results file against a baseline",
     "bench": "benchmark wsrace's load generator against baselines, side by side",
+    "selftest": "run the quick profile against the bundled target clean and with each fault: what catches what",
 }
 
 USAGE = (
     "usage: wsrace COMMAND [ARGS...]\n\ncommands:\n"
-    + "".join(f"  {name:<8} {text}\n" for name, text in COMMANDS.items())
+    + "".join(f"  {name:<9} {text}\n" for name, text in COMMANDS.items())
     + "\nRun 'wsrace COMMAND --help' for a command's flags.\n"
 )
 

@@ -12,13 +12,13 @@ a deadline passed.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, Protocol
 
 from loadgen.errors import AuthRejected, HandshakeFailed, SessionClosedError, StepTimeout, UnexpectedClose
 from loadgen.protocol import wire
 from loadgen.protocol.closecodes import MID_CONVERSATION, Expectation
-from loadgen.protocol.conversation import BurstProgress, Conversation, JobTrace, check_echo, close_failure
+from loadgen.protocol.conversation import BurstProgress, Conversation, JobTrace, Owed, check_echo, close_failure
 from loadgen.session import ConnectionEnded, Session
 from loadgen.urls import ws_url
 
@@ -178,6 +178,35 @@ class ProtocolClient:
     def subscribe(self, job: str) -> tuple[str, int]:
         msg_id = self.send_op(wire.subscribe_op(job))
         return self.conversation.subscribed(job, self.wait_reply(msg_id, "subscribed", step="subscribe"))
+
+    def watch(self, job: str, steps: int) -> None:
+        """``job`` (of our user, ``steps`` steps) was started on another connection: once subscribed
+        here, each of its later changes is owed here too."""
+        self.conversation.expect_job(job, steps)
+
+    def owed(self) -> Owed:
+        return self.conversation.owed()
+
+    def settle(
+        self, deadline: float, step: str = "settle", *, pace: Callable[[dict[str, Any]], None] | None = None
+    ) -> None:
+        """Read until nothing is owed — every later change of each subscribed job, every burst item,
+        every reply (judged and recorded as it comes, in any interleaving) — by ``deadline``
+        (``time.monotonic()``, never extended). Whatever is still owed then is one ``missed_event``
+        naming each missing message, whatever the ``seq`` said. ``pace(msg)`` runs after each message
+        (a slow reader pauses there)."""
+        began = time.monotonic()
+        while not self.conversation.settled:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise self.conversation.missed(f"at the deadline ({deadline - began:.3g} s of reading)")
+            try:
+                msg = self.read(remaining, step)
+            except StepTimeout:
+                continue  # the loop re-checks the deadline and names what is missing
+            self.conversation.answer(msg)
+            if pace is not None:
+                pace(msg)
 
     def wait_halted(self, job: str, timeout: float, step: str = "halted") -> JobTrace:
         """Read until ``job`` halted (from the snapshot or an event); a deadline passed is a missed event."""

@@ -24,6 +24,10 @@ class Collector:
         current = self._tallies.get(scenario)
         self._tallies[scenario] = tally if current is None else current + tally
 
+    def attempt(self, scenario: str) -> None:
+        """An iteration started (its outcome is counted when it ends)."""
+        self._add(scenario, ScenarioTally(attempts=1))
+
     def success(self, scenario: str) -> None:
         self._add(scenario, ScenarioTally.one("success"))
 

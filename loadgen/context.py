@@ -17,6 +17,7 @@ before any user exists; on a worker (which gets its options from the master) or 
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
@@ -28,11 +29,13 @@ from loadgen.tokens_source import TokenSource, token_source
 
 if TYPE_CHECKING:
     from loadgen.bundled import BundledTarget
+    from loadgen.judge.abort import Breach
     from loadgen.judge.schedule import Schedule
     from loadgen.judge.thresholds import Thresholds
+    from loadgen.probe import LatencyProbe
     from loadgen.server_poller import ServerPoller
 
-__all__ = ["ATTR", "JudgePlan", "RunContext", "attach", "run_context"]
+__all__ = ["ATTR", "Interrupts", "JudgePlan", "RunContext", "attach", "run_context"]
 
 ATTR: Final = "wsrace"
 """The ``Environment`` attribute the context hangs on."""
@@ -47,6 +50,39 @@ class JudgePlan:
     thresholds_path: str
     schedule: Schedule | None = None
     schedule_path: str | None = None
+
+
+@dataclass
+class Interrupts:
+    """The stop signals (SIGINT, SIGTERM) one process received, in order, with when they came
+    (``time.monotonic()``): the first stops the run gracefully, a second stops it at once."""
+
+    received: list[tuple[str, float]] = field(default_factory=list)
+
+    def add(self, name: str) -> int:
+        """Record one signal; return how many have come."""
+        self.received.append((name, time.monotonic()))
+        return len(self.received)
+
+    @property
+    def first(self) -> str | None:
+        """The name of the signal that stopped the run (``"SIGINT"``), or None."""
+        return self.received[0][0] if self.received else None
+
+    @property
+    def forced(self) -> bool:
+        """A second signal came: stop at once, without waiting for anything slow."""
+        return len(self.received) > 1
+
+    def reason(self) -> str | None:
+        """``"interrupted by SIGINT"``, and what a second signal did; None without a signal."""
+        if not self.received:
+            return None
+        text = f"interrupted by {self.received[0][0]}"
+        if self.forced:
+            name, at = self.received[1]
+            text += f"; a second signal ({name}, {at - self.received[0][1]:.1f} s later) stopped it at once"
+        return text
 
 
 @dataclass
@@ -67,6 +103,14 @@ class RunContext:
     finished: bool = False
     """Set once the verdict is being made: the watchers stop, a second ``quitting`` does nothing."""
     workers_reporting: set[str] = field(default_factory=set)
+    interrupts: Interrupts = field(default_factory=Interrupts)
+    """The stop signals this process received (the plugin's handlers record them)."""
+    done: threading.Event = field(default_factory=lambda: threading.Event())  # looked up late: gevent patches it
+    """Set once the verdict is written (or could not be): a second ``quitting`` waits for it."""
+    probe: LatencyProbe | None = None
+    """The run's latency probe (:mod:`loadgen.probe`), on the judging process."""
+    aborted: Breach | None = None
+    """The ``abort = true`` breach that stopped the run (:mod:`loadgen.abort`), if one did."""
 
     @property
     def judging(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from typing import Final
 
 PASS: Final = 0
@@ -12,6 +13,16 @@ BAD_INPUT: Final = 2
 """Bad input: a file, a flag, or an unreachable host, named in the message."""
 BROKEN: Final = 3
 """The run itself broke (the target died, Locust crashed); the message gives the reason."""
+INTERRUPTED_SIGINT: Final = 128 + signal.SIGINT
+"""130: the run was stopped by SIGINT (Ctrl-C, a CI cancel); its results were written, marked so."""
+INTERRUPTED_SIGTERM: Final = 128 + signal.SIGTERM
+"""143: the run was stopped by SIGTERM (a CI runner, systemd, ``docker stop``); results written."""
+
+
+def interrupted(signal_name: str) -> int:
+    """The exit code of a run stopped by ``signal_name`` (``"SIGINT"``...): 128 + its number, the
+    shell's convention, so that a CI runner sees the cancel it sent."""
+    return 128 + signal.Signals[signal_name].value
 
 
 class UsageError(Exception):

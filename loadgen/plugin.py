@@ -5,17 +5,23 @@ Importing this module (``loadgen.user`` does) registers listeners on Locust's ev
 - ``init_command_line_parser``: wsrace's options (``--secret``, ``--fault``, ``--thresholds``...),
   from the one table :data:`loadgen.run_options.OPTIONS` that ``wsrace run`` reads too; Locust's
   own ``--profile`` picks the shipped schedule (``quick`` or ``full``).
-- ``init``, on the master (or a standalone process): makes ``wsrace run``'s input checks, loads and
+- ``init``, in every Locust process, first: handlers for SIGINT and SIGTERM
+  (:mod:`loadgen.interrupts`: the first signal stops the run gracefully, a second at once).
+  On the master (or a standalone process): makes ``wsrace run``'s input checks, loads and
   checks the thresholds and schedule (bad input: message and exit 2), starts the bundled target
   when no ``--host`` was given (exit 2 if it refuses its flags, such as faults that cannot be
   combined; exit 3 if it cannot start) or checks that the given host answers ``/healthz`` (exit 2
   if not), creates the run context (:mod:`loadgen.context`) and starts the run's one server poller
-  (:mod:`loadgen.server_poller`). On workers: sends tallies to the master with each report.
+  (:mod:`loadgen.server_poller`), the latency probe that measures the run's baseline
+  (:mod:`loadgen.probe`) and, when a threshold says ``abort = true``, the watch that stops the run
+  at its first breach (:mod:`loadgen.abort`). On workers: sends tallies to the master with each report, and a
+  last report when the worker quits (its running users stopped first, their iterations counted as
+  interrupted).
 - ``quitting``, on the master: collects the workers' last reports, ends the server poller (a last
   read of the counters), stops the bundled target (one that does not exit within its shutdown
   timeout fails the run), judges, prints the verdict table, writes the results (and JUnit)
-  atomically — also after Ctrl-C — and sets the exit code: 0 pass, 1 a threshold failed, 3 the run
-  broke.
+  atomically — also after Ctrl-C or SIGTERM — and sets the exit code: 0 pass, 1 a threshold
+  failed, 3 the run broke, 130 / 143 the run was stopped by SIGINT / SIGTERM.
 
 Judging itself is :func:`loadgen.judge.evaluate.evaluate`, a pure function; this module only
 gathers its inputs and turns its verdicts into output and an exit code.
@@ -35,18 +41,20 @@ from typing import Any, NoReturn
 import gevent
 import locust
 from locust import events
+from locust.exception import RPCError
 from locust.runners import MasterRunner, WorkerRunner
 
-from loadgen import exitcodes, paths, process_watch
+from loadgen import abort, exitcodes, interrupts, paths, process_watch
 from loadgen.bundled import BundledTarget, StartFailed, default_workers
 from loadgen.collector import REPORT_KEY
-from loadgen.context import ATTR, JudgePlan, RunContext, attach, run_context
+from loadgen.context import ATTR, Interrupts, JudgePlan, RunContext, attach, run_context
 from loadgen.judge.evaluate import Verdict, run_check
 from loadgen.judge.junit import write_junit
 from loadgen.judge.results import RunMeta, ScenarioTally, build_results, utc_now, write_results
 from loadgen.judge.schedule import check_scenarios, parse_schedule
 from loadgen.judge.table import render_table
 from loadgen.judge.thresholds import parse_thresholds
+from loadgen.probe import LatencyProbe
 from loadgen.run_options import RunOptions, add_locust_options, check_inputs
 from loadgen.server_poller import ServerPoller
 from loadgen.shape import ScheduleShape, scenario_classes
@@ -59,6 +67,9 @@ log = logging.getLogger("wsrace")
 
 HEALTH_TIMEOUT_S = 5.0
 WATCH_INTERVAL_S = 1.0
+RESULTS_WAIT_S = 60.0
+"""How long a second ``quitting`` waits for the first to write the results (the target's stop and
+the workers' last reports are bounded well below)."""
 
 
 # --------------------------------------------------------------------------- options
@@ -121,22 +132,40 @@ def _start_target(opts: RunOptions) -> tuple[BundledTarget, str]:
     try:
         host = target.start()
     except StartFailed as exc:
-        if getattr(exc, "bad_input", False):
-            # The target refused its flags (faults that cannot be combined...): its message says why.
-            _exit(exitcodes.BAD_INPUT, f"--fault: {exc}")
+        if exc.bad_input:
+            # The target refused its flags (faults that cannot be combined...): its message says
+            # why and names the flags.
+            _exit(exitcodes.BAD_INPUT, f"the bundled target refused its flags: {exc}")
         _exit(exitcodes.BROKEN, f"the bundled target did not start: {exc}")
     return target, host
+
+
+def _send_last_report(environment: Any, **_: Any) -> None:
+    """A worker that quits (told by its master, or on a signal of its own) stops its users first,
+    so that the iterations they were in are counted as interrupted, then reports them. Registered
+    after Locust's own listener, which tells the master "quit": ``quitting`` runs its listeners in
+    reverse, so this report goes first."""
+    runner = environment.runner
+    runner.stop()
+    try:
+        runner._send_stats()  # Locust's own final report, as its "quit" handler sends it
+    except RPCError as exc:  # the master is gone: nobody is left to count this report
+        log.warning("could not send the last report to the master: %s", exc)
 
 
 @events.init.add_listener
 def _on_init(environment: Any, **_: Any) -> None:
     runner = environment.runner
+    if runner is None:
+        return
+    received = Interrupts()
+    # First, so that a signal during the start (the bundled target starting) is handled too.
+    environment.wsrace_signal_handlers = interrupts.install(environment, received)
     if isinstance(runner, WorkerRunner):
         environment.events.report_to_master.add_listener(
             lambda client_id, data, **__: data.__setitem__(REPORT_KEY, run_context(environment).collector.drain())
         )
-        return
-    if runner is None:
+        environment.events.quitting.add_listener(_send_last_report)
         return
     opts = RunOptions.from_namespace(environment.parsed_options)
     try:
@@ -152,7 +181,7 @@ def _on_init(environment: Any, **_: Any) -> None:
         target, environment.host = _start_target(opts)
     # The run starts here, with the target up: the context is made once, with every part of it.
     ctx = attach(environment, RunContext(opts, tokens, plan=plan, host=environment.host, target=target,
-                                         poller=ServerPoller(environment.host)))
+                                         poller=ServerPoller(environment.host), interrupts=received))
     assert ctx.poller is not None
     ctx.poller.start()
     if isinstance(runner, MasterRunner):
@@ -165,6 +194,26 @@ def _on_init(environment: Any, **_: Any) -> None:
     if ctx.target is not None:
         gevent.spawn(_watch_target, environment, ctx)
     process_watch.start(environment, ctx, snapshot=lambda: _checkpoint_doc(environment, ctx))
+    _start_latency_watch(environment, ctx)
+
+
+def _start_latency_watch(environment: Any, ctx: RunContext) -> None:
+    """The run's latency baseline (:mod:`loadgen.probe`) and the abort = true watch (:mod:`loadgen.abort`)."""
+    assert ctx.plan is not None and ctx.host is not None
+    ctx.probe = LatencyProbe(ctx.host, ctx.tokens.identity(f"latency-probe-{os.getpid()}"),
+                             started_monotonic=ctx.started_monotonic)
+    ctx.probe.start()
+    if abort.has_abort(ctx.plan.thresholds):
+        abort.watch(environment, ctx, lambda: _live_doc(environment, ctx))
+
+
+def _live_doc(environment: Any, ctx: RunContext) -> dict[str, Any]:
+    """What the run counted so far, shaped as the results file's scenarios and baseline."""
+    counted = ctx.collector.tallies()
+    steps = _step_stats(environment)
+    scenarios = {name: {**counted.get(name, ScenarioTally()).to_dict(), "steps": steps.get(name, {})}
+                 for name in _scheduled_scenarios(environment, ctx)}
+    return {"scenarios": scenarios, "baseline": ctx.probe.summary() if ctx.probe else None}
 
 
 def _watch_target(environment: Any, ctx: RunContext) -> None:
@@ -207,16 +256,27 @@ def _step_stats(environment: Any) -> dict[str, dict[str, dict[str, Any]]]:
 def _stop_target(ctx: RunContext) -> list[Verdict]:
     if ctx.target is None:
         return []
+    if ctx.interrupts.forced:
+        ctx.target.kill()
+        return [run_check("target_shutdown", False, "not checked: the bundled target was killed at once "
+                          "after a second stop signal", limit=ctx.target.shutdown_timeout)]
     outcome = ctx.target.stop()
+    if ctx.interrupts.forced:  # a second signal came while it was stopping: the handler killed it
+        return [run_check("target_shutdown", False, "not checked: the bundled target was killed while it "
+                          "stopped, after a second stop signal", limit=ctx.target.shutdown_timeout)]
     log.info("bundled target: %s", outcome.reason)
     return [run_check("target_shutdown", outcome.clean, outcome.reason, value=round(outcome.seconds, 3),
                       limit=ctx.target.shutdown_timeout)]
 
 
 def _run_meta(ctx: RunContext, plan: JudgePlan, processes: int) -> RunMeta:
-    completed = ctx.schedule_completed or plan.schedule is None
-    stopped_early = "stopped before the schedule finished (Ctrl-C or a signal)"
-    stop_reason = ctx.run_error or (None if completed else stopped_early)
+    signalled = ctx.interrupts.first is not None and not ctx.schedule_completed
+    completed = (ctx.schedule_completed or plan.schedule is None) and not signalled
+    stopped_early = "stopped before the schedule finished"
+    aborted = ctx.aborted.describe() if ctx.aborted is not None else None
+    completed = completed and aborted is None
+    stop_reason = ctx.run_error or (ctx.interrupts.reason() if signalled else None) or aborted or (
+        None if completed else stopped_early)
     return RunMeta(
         started=ctx.started,
         finished=utc_now(),
@@ -231,14 +291,29 @@ def _run_meta(ctx: RunContext, plan: JudgePlan, processes: int) -> RunMeta:
         processes=max(processes, 1),
         interrupted=not completed,
         stop_reason=stop_reason,
+        signal=ctx.interrupts.first if signalled else None,
+        aborted=ctx.aborted.to_dict() if ctx.aborted is not None else None,
     )
 
 
 @events.quitting.add_listener
 def _on_quitting(environment: Any, **_: Any) -> None:
     ctx: RunContext | None = getattr(environment, ATTR, None)
-    if ctx is None or ctx.plan is None or ctx.finished:
-        return  # a worker, or a process the plugin did not set up, or a second quitting
+    if ctx is None or ctx.plan is None:
+        return  # a worker, or a process the plugin did not set up
+    if ctx.finished:
+        # A second quitting (Locust's own SIGTERM handler, once the shape has ended, runs a second
+        # shutdown): let the first write the results before that shutdown exits with their code.
+        ctx.done.wait(RESULTS_WAIT_S)
+        return
+    try:
+        _judge_and_write(environment, ctx)
+    finally:
+        ctx.done.set()
+
+
+def _judge_and_write(environment: Any, ctx: RunContext) -> None:
+    assert ctx.plan is not None
     plan = ctx.plan
     ctx.finished = True
     # Until the verdict is written, this run counts as broken: an error below must not end in
@@ -247,6 +322,7 @@ def _on_quitting(environment: Any, **_: Any) -> None:
     runner = environment.runner
     if isinstance(runner, MasterRunner) and runner.clients:
         runner.quit()  # workers send their last report on "quit": collect it before judging
+    baseline = ctx.probe.stop() if ctx.probe is not None else None  # the users are stopped: so is the probe
     assert ctx.poller is not None
     server = ctx.poller.finish()  # the last read, before the target stops
     run_checks = _stop_target(ctx)
@@ -264,6 +340,7 @@ def _on_quitting(environment: Any, **_: Any) -> None:
                         run_error=ctx.run_error, server_error=server.error,
                         server_resets=[reset.to_dict() for reset in server.resets],
                         server_samples=[sample.to_dict() for sample in server.samples],
+                        baseline=baseline,
                         processes=process_watch.report(environment, ctx))
     verdicts = [Verdict.from_dict(v) for v in doc["verdicts"]]
     sys.stdout.write("\n" + render_table(verdicts, doc) + "\n")
@@ -280,6 +357,8 @@ def _on_quitting(environment: Any, **_: Any) -> None:
     sys.stdout.flush()
     if ctx.run_error:
         environment.process_exit_code = exitcodes.BROKEN
+    elif meta.signal:
+        environment.process_exit_code = exitcodes.interrupted(meta.signal)
     else:
         environment.process_exit_code = exitcodes.PASS if doc["passed"] else exitcodes.FAILED
 
@@ -319,4 +398,5 @@ def _checkpoint_doc(environment: Any, ctx: RunContext) -> dict[str, Any]:
                          run_error=ctx.run_error, server_error=None if read else "not read yet",
                          server_resets=[reset.to_dict() for reset in found.resets],
                          server_samples=[sample.to_dict() for sample in samples],
+                         baseline=ctx.probe.summary() if ctx.probe is not None else None,
                          processes=process_watch.snapshot_section(environment))

@@ -9,6 +9,11 @@ has run to its end.
 When the set of scenarios changes, the shape first asks for zero users for one tick (about a
 second; see :func:`~loadgen.judge.schedule.next_tick`), so every stage runs exactly the scenarios it
 names. Iterations cut short by that are counted as interrupted, never as successes.
+
+A headless run ends at the shape's tick, both at the end of the schedule and after a stop signal
+(:mod:`loadgen.interrupts`) or an ``abort = true`` breach (:mod:`loadgen.abort`):
+on a master the workers are told to quit first and their last
+reports awaited (:func:`~loadgen.interrupts.end_workers`), then Locust quits.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any
 from locust import LoadTestShape
 
 from loadgen.context import run_context
+from loadgen.interrupts import end_workers, headless
 from loadgen.judge.schedule import next_tick
 
 __all__ = ["ScheduleShape", "scenario_classes"]
@@ -47,11 +53,22 @@ class ScheduleShape(LoadTestShape):
         schedule = ctx.schedule
         if schedule is None:
             raise RuntimeError("no schedule loaded: the wsrace plugin's init did not run on this process")
+        if ctx.interrupts.first or ctx.aborted is not None:  # a stop signal, or an abort = true breach
+            where = "before the first stage" if self._stage_index is None else (
+                f"in stage {self._stage_index + 1}/{len(schedule.stages)} "
+                f"{schedule.stages[self._stage_index].name!r}")
+            why = ctx.interrupts.reason() or (ctx.aborted.describe() if ctx.aborted else "")
+            log.info("%s %s: stopping the users", why, where)
+            if headless(env):
+                end_workers(self.runner, ctx.interrupts)
+            return None
         tick = next_tick(schedule, self.get_run_time(), self._running)
         if tick is None:
             if self._stage_index is not None:
                 log.info("schedule complete after %d stages", len(schedule.stages))
             ctx.schedule_completed = True
+            if headless(env):  # Locust quits now; with the web UI it only stops, the workers stay
+                end_workers(self.runner, ctx.interrupts)
             return None
         if tick.stage_index != self._stage_index:
             self._stage_index = tick.stage_index

@@ -7,7 +7,8 @@ A scenario is a :class:`RaceUser` subclass with a ``scenario`` name and tasks th
 - failure: a :class:`~loadgen.errors.ScenarioFailure` escaped it (its ``kind`` is counted);
 - interrupted: the user was stopped mid-way (end of a stage or of the run) — never a success.
 
-So ``error_rate = failed iterations / iterations``. Steps inside an iteration are timed with
+So ``error_rate = failed iterations / iterations``, and every iteration started is counted as an
+attempt first: at the end, ``attempts = successes + failures + interrupted``. Steps inside an iteration are timed with
 ``with self.step("name"):`` and reported to Locust's ``events.request`` as
 ``request_type = scenario``, ``name = step``, with the real response time, and on failure the
 exception itself (its class name is the error kind Locust shows).
@@ -31,6 +32,7 @@ from loadgen import plugin  # noqa: F401 - registers wsrace's options and verdic
 from loadgen.client import AUTH_MODES, AuthMode, ProtocolClient
 from loadgen.context import run_context
 from loadgen.errors import ScenarioFailure, StepTimeout
+from loadgen.tokens_source import Identity
 
 __all__ = ["ITERATION", "RaceUser"]
 
@@ -106,13 +108,13 @@ class RaceUser(User):
     def iteration(self) -> Iterator[None]:
         """One unit of the scenario's error rate (see the module docstring)."""
         started = time.perf_counter()
+        self.ctx.collector.attempt(self.scenario)
         try:
             yield
         except ScenarioFailure as exc:
             self._iteration_failed(started, exc.kind, exc)
         except (GreenletExit, StopUser):
-            self.ctx.collector.interrupted(self.scenario)
-            self._drop_clients()
+            self._iteration_interrupted()
             raise
         except gevent.Timeout as exc:
             # A gevent deadline in scenario code that nothing turned into a StepTimeout. It is a
@@ -124,9 +126,18 @@ class RaceUser(User):
             # let Locust log the traceback.
             self._iteration_failed(started, "client_error", exc)
             raise
+        except BaseException:
+            # Anything else that ends the user here (a KeyboardInterrupt, SystemExit) cut the
+            # iteration short: it is counted, so that attempts = successes + failures + interrupted.
+            self._iteration_interrupted()
+            raise
         else:
             self.ctx.collector.success(self.scenario)
             self.report(ITERATION, started, None)
+
+    def _iteration_interrupted(self) -> None:
+        self.ctx.collector.interrupted(self.scenario)
+        self._drop_clients()
 
     def _iteration_failed(self, started: float, kind: str, exc: BaseException) -> None:
         self.ctx.collector.failure(self.scenario, kind)
@@ -141,12 +152,15 @@ class RaceUser(User):
         self._auth_turn += 1
         return mode
 
-    def connect(self, *, mode: AuthMode = "header", pipeline: tuple[dict[str, Any], ...] = (), **options: Any):
-        """Open an authenticated client (ready not yet read); it is aborted if the user stops."""
+    def connect(self, *, mode: AuthMode = "header", pipeline: tuple[dict[str, Any], ...] = (),
+                identity: Identity | None = None, **options: Any):
+        """Open an authenticated client (ready not yet read); it is aborted if the user stops.
+        ``identity``: another user's (default: this user's own)."""
+        identity = identity or self.identity
         client = ProtocolClient.open(
             self.host or "",
-            self.identity.user,
-            self.identity.token,
+            identity.user,
+            identity.token,
             mode=mode,
             pipeline=pipeline,
             connect_timeout=self.connect_timeout,

@@ -3,6 +3,9 @@
 Nothing is re-run: the stored counts and timings are judged again, against the thresholds embedded
 in the file or, with ``--thresholds``, against another (e.g. stricter) file. Run checks recorded by
 the run itself (such as ``target_shutdown``) are kept as they were. Exit 0 pass, 1 fail, 2 bad input.
+A run that was interrupted (``run.interrupted``: a signal, Ctrl-C) is said to be so first, and fails
+its ``interrupted`` check: re-judging it exits 1, whatever signal stopped it (the run's own exit
+code, 130 or 143, said how it ended; this one says how it is judged).
 """
 
 from __future__ import annotations
@@ -68,6 +71,11 @@ def main(argv: Sequence[str]) -> int:
     judged = with_verdicts(doc, thresholds, verdicts)
     against = args.thresholds or "the thresholds embedded in it"
     sys.stdout.write(f"Re-judging {args.results} against {against}\n\n")
+    run: Mapping[str, Any] = doc.get("run") or {}
+    if run.get("interrupted"):
+        why = run.get("stop_reason") or "no reason recorded"
+        sys.stdout.write(f"This run was interrupted ({why}): its counts cover only what ran until then, "
+                         "and an interrupted run never passes.\n\n")
     sys.stdout.write(render_table(verdicts, judged))
     if args.junit:
         try:

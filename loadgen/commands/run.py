@@ -30,8 +30,11 @@ Flags not listed here pass through to Locust (e.g. --processes 2, --loglevel DEB
 'locust --help' for them.
 
 exit codes: 0 pass, 1 a threshold failed, 2 bad input (file, flag, unreachable host),
-            3 the run itself broke (target died, Locust crashed)
+            3 the run itself broke (target died, Locust crashed),
+            130 / 143 stopped by SIGINT (Ctrl-C) / SIGTERM: results written, marked interrupted
 """
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -63,6 +66,11 @@ def _verdict_code(locust_code: int, results: Path) -> int:
     if doc.get("run_error"):
         sys.stderr.write(f"wsrace run: the run broke: {doc['run_error']}\n")
         return exitcodes.BROKEN
+    run = doc.get("run") or {}
+    if run.get("interrupted") and run.get("signal") in {s.name for s in STOP_SIGNALS}:
+        why = run.get("stop_reason") or run["signal"]
+        sys.stderr.write(f"wsrace run: {why}; the results say what ran until then\n")
+        return exitcodes.interrupted(run["signal"])
     if locust_code not in (exitcodes.PASS, exitcodes.FAILED):
         sys.stderr.write(f"wsrace run: Locust exited with code {locust_code}: the run broke (see the log above)\n")
         return exitcodes.BROKEN
@@ -89,15 +97,23 @@ def main(argv: Sequence[str]) -> int:
     with contextlib.suppress(FileNotFoundError):
         results.unlink()
     cmd, env = locust_command(args, passthrough)
-    # Ctrl-C reaches Locust directly (same process group) and Locust writes the results; we only
-    # wait. SIGINT is ignored here *after* Locust started: an ignored signal is inherited across
-    # exec, and a Locust started with SIGINT ignored would never stop on Ctrl-C.
+    # Ctrl-C and a CI runner's SIGINT / SIGTERM reach Locust directly (same process group) and
+    # Locust stops, writes the results and exits with their code; we only wait, ignoring both
+    # signals so as to report that code. Locust starts with both at their defaults: a parent shell
+    # that ignored SIGINT (`bash -c 'wsrace run &'`) must not pass that on across exec.
+    previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in STOP_SIGNALS}
     launched = salvage.before_locust()  # a master that dies leaves its children to us
-    proc = subprocess.Popen(cmd, env={**os.environ, **env})
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
+        proc = subprocess.Popen(cmd, env={**os.environ, **env}, preexec_fn=_default_stop_signals)
         code = proc.wait()
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     salvaged = salvage.after_locust(code, results, args.junit, launched)  # a master that died: its checkpoint
     return salvaged if salvaged is not None else _verdict_code(code, results)
+
+
+def _default_stop_signals() -> None:
+    """In the Locust child, between fork and exec: SIGINT and SIGTERM back to their defaults."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_DFL)

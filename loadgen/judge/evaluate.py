@@ -3,7 +3,8 @@
 Checks, in the order they are returned:
 
 - per scenario that ran: ``min_iterations`` (a scenario that ran fewer fails: never a vacuous
-  pass), ``error_rate``, then each latency limit (a step that never ran fails);
+  pass), ``error_rate``, then each latency limit (a step that never ran fails), then each limit
+  relative to the run's latency baseline (``doc["baseline"]``, :mod:`loadgen.judge.relative`);
 - per scenario that has thresholds but did not run: ``ran`` (failed: "did not run");
 - per server counter with a limit: its growth (failed when /metrics was unreachable);
 - run checks: ``nothing_ran`` if no scenario ran at all, ``interrupted`` if the run was cut short,
@@ -19,6 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from loadgen.judge.processes import process_checks
+from loadgen.judge.relative import ratio_checks
 from loadgen.judge.thresholds import ScenarioLimits, Thresholds
 
 __all__ = [
@@ -109,7 +111,9 @@ def _with_kinds(text: str, entry: Mapping[str, Any]) -> str:
     return f"{text}; top kinds: {kinds}" if kinds else text
 
 
-def _scenario_verdicts(name: str, entry: Mapping[str, Any], limits: ScenarioLimits) -> list[Verdict]:
+def _scenario_verdicts(
+    name: str, entry: Mapping[str, Any], limits: ScenarioLimits, baseline: Mapping[str, Any] | None = None
+) -> list[Verdict]:
     def verdict(metric: str, limit: float | None, value: float | None, ok: bool, msg: str) -> Verdict:
         return Verdict("scenario", name, name, metric, limit, value, ok, msg)
 
@@ -164,6 +168,8 @@ def _scenario_verdicts(name: str, entry: Mapping[str, Any], limits: ScenarioLimi
                 f"limit {format_ms(limit.max_ms)} ms"
             )
             out.append(verdict(metric, limit.max_ms, value, ok, msg if ok else _with_kinds(msg, entry)))
+    for check in ratio_checks(steps, limits.relative, baseline):  # p99_vs_baseline...: loadgen.judge.relative
+        out.append(verdict(check.metric, check.limit, check.value, check.passed, check.message))
     return out
 
 
@@ -195,14 +201,14 @@ def evaluate(
 ) -> list[Verdict]:
     """Judge a results document (or any mapping with its ``scenarios``/``server``/``run`` parts).
 
-    Only ``scenarios.*.{successes,failures,interrupted,failures_by_kind,steps}``,
+    Only ``scenarios.*.{successes,failures,interrupted,failures_by_kind,steps}``, ``baseline``,
     ``server.{available,counters,error,resets}``, ``run.{interrupted,stop_reason}``, ``processes``
     and ``run_error`` are read; stored rates and verdicts are ignored and recomputed.
     """
     scenarios: Mapping[str, Any] = doc.get("scenarios") or {}
     verdicts: list[Verdict] = []
     for name, entry in scenarios.items():
-        verdicts += _scenario_verdicts(name, entry, thresholds.for_scenario(name))
+        verdicts += _scenario_verdicts(name, entry, thresholds.for_scenario(name), doc.get("baseline"))
     for name in thresholds.scenarios:
         if name not in scenarios:
             close = difflib.get_close_matches(name, list(scenarios), n=1)

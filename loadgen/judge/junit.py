@@ -14,7 +14,9 @@
 
 A scenario is one test case however many thresholds it has: one ``<failure>`` whose message joins
 the failed checks' messages (some reporters show only the first failure element), and a body with
-every check, passed or failed. A broken run (``run_error``) is an ``<error>``, not a failure.
+every check, passed or failed. A broken run (``run_error``) is an ``<error>``, not a failure; a
+run stopped early (a signal, Ctrl-C) fails its ``interrupted`` case with ``type="interrupted"``,
+and the suite's properties carry ``interrupted``, ``signal`` and ``stop_reason``.
 """
 
 from __future__ import annotations
@@ -79,9 +81,12 @@ def _testcase(parent: ET.Element, classname: str, name: str, group: list[Verdict
         ET.SubElement(case, "system-out").text = _text(body)
         return None
     broke = any(v.category == "run" and v.check == "run_error" for v in failed)
-    tag, kind = ("error", "run_error") if broke else (
-        "failure", "threshold" if failed[0].category != "run" else "run_check"
-    )
+    if broke:
+        tag, kind = "error", "run_error"
+    elif failed[0].category != "run":
+        tag, kind = "failure", "threshold"
+    else:
+        tag, kind = "failure", "interrupted" if failed[0].check == "interrupted" else "run_check"
     message = "; ".join(v.message for v in failed)
     ET.SubElement(case, tag, {"message": _text(message), "type": kind}).text = _text(body)
     return tag
@@ -95,7 +100,7 @@ def junit_xml(doc: Mapping[str, Any]) -> str:
     suite = ET.SubElement(suites, "testsuite", {"name": "wsrace"})
     properties = ET.SubElement(suite, "properties")
     for key in ("host", "profile", "faults", "schedule", "thresholds", "processes",
-                "locust_version", "wsrace_version", "interrupted", "stop_reason"):
+                "locust_version", "wsrace_version", "interrupted", "signal", "stop_reason"):
         value = run.get(key)
         if value is None:
             continue

@@ -71,18 +71,21 @@ class ScenarioTally:
 
     An iteration is a success or a failure (``failures_by_kind`` counts failures per error kind);
     an iteration cut short by the end of a stage or of the run is ``interrupted``: counted apart,
-    never as a success nor a failure. ``close_codes`` counts the close codes the clients received
-    (keys are strings, as in JSON).
+    never as a success nor a failure. ``attempts`` counts iterations as they start, apart from
+    their outcome: over a whole run ``attempts == successes + failures + interrupted`` when every
+    report arrived. ``close_codes`` counts the close codes the clients received (keys are strings,
+    as in JSON).
     """
 
     successes: int = 0
     failures: int = 0
     interrupted: int = 0
+    attempts: int = 0
     failures_by_kind: Mapping[str, int] = field(default_factory=dict)
     close_codes: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name in ("successes", "failures", "interrupted"):
+        for name in ("successes", "failures", "interrupted", "attempts"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
@@ -129,6 +132,7 @@ class ScenarioTally:
             "successes": self.successes,
             "failures": self.failures,
             "interrupted": self.interrupted,
+            "attempts": self.attempts,
             "error_rate": self.error_rate,
             "failures_by_kind": dict(self.failures_by_kind),
             "close_codes": dict(self.close_codes),
@@ -141,6 +145,7 @@ class ScenarioTally:
             successes=data.get("successes", 0),
             failures=data.get("failures", 0),
             interrupted=data.get("interrupted", 0),
+            attempts=data.get("attempts", 0),
             failures_by_kind=dict(data.get("failures_by_kind") or {}),
             close_codes=dict(data.get("close_codes") or {}),
         )
@@ -159,6 +164,7 @@ def merge(a: ScenarioTally, b: ScenarioTally) -> ScenarioTally:
         successes=a.successes + b.successes,
         failures=a.failures + b.failures,
         interrupted=a.interrupted + b.interrupted,
+        attempts=a.attempts + b.attempts,
         failures_by_kind=_add_counts(a.failures_by_kind, b.failures_by_kind),
         close_codes=_add_counts(a.close_codes, b.close_codes),
     )
@@ -185,10 +191,14 @@ class RunMeta:
     processes: int = 1
     interrupted: bool = False
     stop_reason: str | None = None
+    signal: str | None = None
+    aborted: Mapping[str, Any] | None = None
+    """Set when an ``abort = true`` threshold stopped the run (:mod:`loadgen.judge.abort`)."""
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["faults"] = list(self.faults)
+        out["aborted"] = None if self.aborted is None else dict(self.aborted)
         return out
 
 
@@ -228,6 +238,7 @@ def build_results(
     server_error: str | None = None,
     server_resets: Sequence[Mapping[str, Any]] = (),
     server_samples: Sequence[Mapping[str, Any]] = (),
+    baseline: Mapping[str, Any] | None = None,
     processes: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Assemble a version-1 results document.
@@ -239,8 +250,10 @@ def build_results(
     growth was summed over it), ``server_samples`` every read of /metrics, as plain data (see
     :mod:`loadgen.counter_growth`). ``verdicts`` None (the usual case) means: judge now with
     ``evaluate(doc, thresholds, run_checks)``; given verdicts are used as they are.
-    ``run_error`` says why the run broke, if it did. ``processes`` is what was seen of the run's
-    processes dying (:mod:`loadgen.judge.processes`), None to leave the section out.
+    ``run_error`` says why the run broke, if it did. ``baseline`` is the latency probe's summary
+    (:func:`loadgen.judge.baseline.summarize`), None when the run had no probe. ``processes`` is
+    what was seen of the run's processes dying (:mod:`loadgen.judge.processes`), None to leave the
+    section out.
     """
     names = sorted(set(tallies) | set(step_stats))
     scenarios: dict[str, Any] = {}
@@ -268,6 +281,8 @@ def build_results(
         "passed": False,
         "run_error": run_error,
     }
+    if baseline is not None:  # only a run with a latency probe has one (docs/results-format.md)
+        doc["baseline"] = dict(baseline)
     if processes is not None:
         doc["processes"] = dict(processes)
     if verdicts is None:

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from loadgen.judge.evaluate import Verdict, format_ms, format_rate, top_kinds
+from loadgen.judge.relative import render_baseline
 
 __all__ = ["grid", "render_table", "worst_step"]
 
@@ -82,6 +83,9 @@ def render_table(verdicts: Sequence[Verdict], doc: Mapping[str, Any]) -> str:
         headers = ["scenario", "iterations", "error rate", "limit", "step", "p95 ms", "p99 ms",
                    "verdict", "top error kinds"]
         parts.append(grid(headers, rows, right=(1, 2, 3, 5, 6)))
+    relative = render_baseline(verdicts, doc)  # the latency baseline and each ratio to it
+    if relative:
+        parts.append(relative)
     server = [v for v in verdicts if v.category == "server"]
     if server:
         rows = [
@@ -98,10 +102,12 @@ def render_table(verdicts: Sequence[Verdict], doc: Mapping[str, Any]) -> str:
     if failed:
         lines = [f"  {v.check}: {v.message}" for v in failed]
         parts.append("\n".join(["Failed checks:", *lines]))
+    run: Mapping[str, Any] = doc.get("run") or {}
+    stopped = f"; {run.get('stop_reason')}" if run.get("interrupted") and run.get("signal") else ""
     if not verdicts:
-        parts.append("RESULT: FAIL (no checks were made)")
+        parts.append(f"RESULT: FAIL (no checks were made{stopped})")
     elif failed:
-        parts.append(f"RESULT: FAIL ({len(failed)} of {len(verdicts)} checks failed)")
+        parts.append(f"RESULT: FAIL ({len(failed)} of {len(verdicts)} checks failed{stopped})")
     else:
         parts.append(f"RESULT: PASS (all {len(verdicts)} checks passed)")
     return "\n\n".join(parts) + "\n"

@@ -8,6 +8,8 @@ The file format (TOML) is documented in ``docs/thresholds-and-schedule.md``::
 
     [scenarios.fast_halt.latency."start→halted"]
     p95 = 1000
+    p99_vs_baseline = 5     # p99 at most 5x the latency probe's p99 in the same run
+    abort = true            # stop the run at the first breach of this step's limits
 
     [server]
     unhandled_errors = 0
@@ -30,8 +32,10 @@ from loadgen.judge.config_errors import ConfigError, check_keys, join, load_toml
 from loadgen.protocol.metrics import COUNTERS
 
 __all__ = [
+    "RELATIVE_STATS",
     "STATS",
     "LatencyLimit",
+    "RelativeLimit",
     "ScenarioLimits",
     "Thresholds",
     "parse_thresholds",
@@ -41,6 +45,12 @@ __all__ = [
 
 STATS: tuple[str, ...] = ("p50", "p90", "p95", "p99", "max")
 """Latency statistics a limit can be put on, in milliseconds."""
+
+RELATIVE_STATS: tuple[str, ...] = ("p50", "p90", "p95", "p99")
+"""Latency statistics a limit relative to the run's baseline can be put on: ``<stat>_vs_baseline``."""
+
+VS_BASELINE = "_vs_baseline"
+ABORT = "abort"
 
 BUILTIN_MAX_ERROR_RATE = 0.0
 BUILTIN_MIN_ITERATIONS = 1
@@ -54,6 +64,24 @@ class LatencyLimit:
     step: str
     stat: str
     max_ms: float
+    abort: bool = False
+    """Stop the run at the first breach (``abort = true`` in the step's table)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RelativeLimit:
+    """``stat`` of step ``step`` must be at most ``max_ratio`` times the same ``stat`` of the run's
+    latency baseline (the probe's round trips, :mod:`loadgen.judge.baseline`)."""
+
+    step: str
+    stat: str
+    max_ratio: float
+    abort: bool = False
+
+    @property
+    def key(self) -> str:
+        """The key it is written under: ``p99_vs_baseline``."""
+        return f"{self.stat}{VS_BASELINE}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +91,10 @@ class ScenarioLimits:
     max_error_rate: float = BUILTIN_MAX_ERROR_RATE
     min_iterations: int = BUILTIN_MIN_ITERATIONS
     latency: tuple[LatencyLimit, ...] = ()
+    relative: tuple[RelativeLimit, ...] = ()
+    """Latency limits as a ratio to the run's baseline (``p99_vs_baseline = 5``)."""
+    abort_on_error_rate: bool = False
+    """Stop the run at the first breach of ``max_error_rate`` (``abort = true`` in the section)."""
 
 
 def _frozen(mapping: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
@@ -124,7 +156,7 @@ def _count(src: _Src, key: str, value: object, minimum: int) -> int:
 def _limits(
     src: _Src, path: str, table: Mapping[str, Any], base: ScenarioLimits, *, latency: bool
 ) -> ScenarioLimits:
-    allowed = ["max_error_rate", "min_iterations"] + (["latency"] if latency else [])
+    allowed = ["max_error_rate", "min_iterations", ABORT] + (["latency"] if latency else [])
     if not latency and "latency" in table:
         raise ConfigError(
             src.file,
@@ -139,24 +171,45 @@ def _limits(
     minimum = base.min_iterations
     if "min_iterations" in table:
         minimum = _count(src, join(path, "min_iterations"), table["min_iterations"], 1)
+    abort = base.abort_on_error_rate
+    if ABORT in table:
+        abort = _flag(src, join(path, ABORT), table[ABORT])
     limits: list[LatencyLimit] = []
+    relative: list[RelativeLimit] = []
     if "latency" in table:
         steps_path = join(path, "latency")
         for step, stats in src.table(steps_path, table["latency"]).items():
             step_path = join(steps_path, step)
             stats = src.table(step_path, stats)
-            if not stats:
+            ratio_keys = [f"{stat}{VS_BASELINE}" for stat in RELATIVE_STATS]
+            if not set(stats) - {ABORT}:
                 raise ConfigError(
-                    src.file, step_path, f"expected at least one of {', '.join(STATS)}, got none"
+                    src.file, step_path,
+                    f"expected at least one of {', '.join(STATS + tuple(ratio_keys))}, got none"
                 )
-            check_keys(src.file, step_path, stats, STATS)
+            check_keys(src.file, step_path, stats, [*STATS, *ratio_keys, ABORT])
+            step_abort = _flag(src, join(step_path, ABORT), stats[ABORT]) if ABORT in stats else False
             for stat in STATS:
                 if stat in stats:
                     value = stats[stat]
                     if not _is_number(value) or value <= 0:
                         raise src.fail(join(step_path, stat), "a number of milliseconds > 0", value)
-                    limits.append(LatencyLimit(step, stat, float(value)))
-    return ScenarioLimits(rate, minimum, tuple(limits))
+                    limits.append(LatencyLimit(step, stat, float(value), step_abort))
+            for stat, key in zip(RELATIVE_STATS, ratio_keys, strict=True):
+                if key in stats:
+                    value = stats[key]
+                    if not _is_number(value) or value < 1:
+                        raise src.fail(
+                            join(step_path, key), "a ratio >= 1 (times the baseline's " + stat + ")", value
+                        )
+                    relative.append(RelativeLimit(step, stat, float(value), step_abort))
+    return ScenarioLimits(rate, minimum, tuple(limits), tuple(relative), abort)
+
+
+def _flag(src: _Src, key: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise src.fail(key, "true or false", value)
+    return value
 
 
 def _server(src: _Src, table: Mapping[str, Any]) -> dict[str, int]:
@@ -198,10 +251,17 @@ def _limits_to_dict(limits: ScenarioLimits, *, latency: bool) -> dict[str, Any]:
         "max_error_rate": limits.max_error_rate,
         "min_iterations": limits.min_iterations,
     }
+    if limits.abort_on_error_rate:
+        out[ABORT] = True
     if latency:
-        steps: dict[str, dict[str, float]] = {}
+        steps: dict[str, dict[str, Any]] = {}
         for limit in limits.latency:
             steps.setdefault(limit.step, {})[limit.stat] = limit.max_ms
+        for relative in limits.relative:
+            steps.setdefault(relative.step, {})[relative.key] = relative.max_ratio
+        for limit in (*limits.latency, *limits.relative):
+            if limit.abort:
+                steps[limit.step][ABORT] = True
         out["latency"] = steps
     return out
 

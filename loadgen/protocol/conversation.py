@@ -25,6 +25,7 @@ a state or snapshot the job's transitions never reach    ``bad_reply``
 no ``halted`` by the deadline                            ``missed_event``
 a burst item skipped / repeated                          ``missed_event`` / ``out_of_order``
 a burst item of unknown burst, or of the wrong size      ``bad_reply``
+a change, item or reply still owed at the deadline       ``missed_event``
 an answer to an op sent after a ``close`` op             ``bad_reply``
 echo data changed (carrying another user's data)         ``bad_reply`` (``foreign_event``)
 a close code the step does not allow                     ``abnormal_close`` / ``unexpected_close``
@@ -32,6 +33,13 @@ a close code the step does not allow                     ``abnormal_close`` / ``
 
 Job states are judged through :mod:`.jobs`' transitions (:func:`.jobs.advance`,
 :func:`.jobs.reachable`), so the client and the target app share one state machine.
+
+**What is owed** (:meth:`Conversation.owed`) is derived from the same records, so a loss is noticed
+by content, never only by a ``seq`` gap (a server that numbers messages as it writes them keeps the
+``seq`` continuous while dropping one): for each subscribed job of known length, every change from
+the last one seen (the snapshot at first) to ``halted``; for each burst, every item not yet read;
+for each op sent, its reply. A caller reads until nothing is owed, and at its deadline turns what is
+left into one ``missed_event`` (:meth:`Conversation.missed`) naming every missing message.
 """
 
 from __future__ import annotations
@@ -58,9 +66,11 @@ from loadgen.protocol.sequence import Backwards, Gap, SeqChecker
 
 __all__ = [
     "FINISHED_JOBS_KEPT",
+    "REPLY_TYPES",
     "BurstProgress",
     "Conversation",
     "JobTrace",
+    "Owed",
     "check_echo",
     "check_seq",
     "close_failure",
@@ -72,6 +82,10 @@ FINISHED_JOBS_KEPT: Final = 256
 
 _PUSHED: Final = ("state", "burst")
 """Message types the server pushes; every other type after ``ready`` is the reply to one op."""
+
+REPLY_TYPES: Final[dict[str, str]] = {"echo": "echo", "start": "started", "subscribe": "subscribed"}
+"""The reply type of each op that has one direct reply (``burst`` is answered by its items, ``close``
+by the close)."""
 
 
 # --------------------------------------------------------------------------- closes and echoes
@@ -154,6 +168,40 @@ class JobTrace:
         last = self.last
         return last is not None and last[0] == HALTED
 
+    def owed(self) -> tuple[tuple[str, int], ...]:
+        """The changes still owed after the last one seen, to ``halted``: none before the snapshot
+        (nothing is promised before subscribing) or once halted; the job's length must be known."""
+        last = self.last
+        if last is None or last[0] == HALTED or self.steps is None:
+            return ()
+        walk, owed = JobState(*last), []
+        while walk.state != HALTED:
+            walk = advance(walk, self.steps)
+            owed.append((walk.state, walk.step))
+        return tuple(owed)
+
+
+@dataclass(frozen=True, slots=True)
+class Owed:
+    """What a connection still waits for: per job the changes, per burst the items ``(next, count)``,
+    the ops whose reply has not come ``(id, op)``, and the subscribed jobs of unknown length not yet
+    halted (their last change is owed, its step unknown)."""
+
+    changes: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
+    items: dict[int, tuple[int, int]] = field(default_factory=dict)
+    replies: tuple[tuple[int, str], ...] = ()
+    halts: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.changes or self.items or self.replies or self.halts)
+
+    def describe(self) -> str:
+        parts = [f"job {job}: {', '.join(f'{st} {step}' for st, step in owed)}" for job, owed in self.changes.items()]
+        parts += [f"job {job}: halted" for job in self.halts]
+        parts += [f"burst {bid}: items {nxt}..{count - 1}" for bid, (nxt, count) in self.items.items()]
+        parts += [f"op {op_id} ({op}): its reply" for op_id, op in self.replies]
+        return "; ".join(parts) or "nothing"
+
 
 # --------------------------------------------------------------------------- the conversation
 
@@ -168,7 +216,7 @@ class Conversation:
         self.jobs: dict[str, JobTrace] = {}
         self.bursts: dict[int, BurstProgress] = {}
         self._next_id = 1
-        self._outstanding: list[int] = []  # ids sent and not yet answered, in send order
+        self._outstanding: dict[int, dict[str, Any]] = {}  # ops sent and not yet answered, by id, in send order
         self._finished: deque[str] = deque(maxlen=FINISHED_JOBS_KEPT)
 
     # ------------------------------------------------------------------ sending
@@ -183,7 +231,7 @@ class Conversation:
             op = {**op, "id": self._next_id}
             self._next_id += 1
         if isinstance(op["id"], int):
-            self._outstanding.append(op["id"])
+            self._outstanding[op["id"]] = op
         return op
 
     def refused_send(self, code: int | None, reason: str, op: str | None) -> ScenarioFailure:
@@ -236,15 +284,37 @@ class Conversation:
         reply_id = msg.get("id")
         if reply_id not in self._outstanding:
             raise BadReply(f"{msg['type']} reply with id {reply_id!r} answers no outstanding op")
-        if reply_id != msg_id and self._outstanding.index(reply_id) > self._outstanding.index(msg_id):
+        order = list(self._outstanding)
+        if reply_id != msg_id and msg_id in self._outstanding and order.index(reply_id) > order.index(msg_id):
             # Ops are handled in order, so a later op answered first means ours was skipped.
             raise MissedEvent(f"op {msg_id} got no reply: op {reply_id}, sent after it, was answered first")
-        self._outstanding.remove(reply_id)
+        del self._outstanding[reply_id]
         if msg["type"] == "error":
             raise BadReply(f"op {reply_id} answered with error {msg['code']}: {msg.get('message', '')}")
         if reply_id == msg_id and msg["type"] != expected_type:
             raise BadReply(f"op {reply_id} answered with {msg['type']!r}, expected {expected_type!r}")
         return reply_id == msg_id
+
+    def answer(self, msg: dict[str, Any]) -> dict[str, Any] | None:
+        """Judge a message (already through :meth:`message`) read while nobody waits for one reply in
+        particular: a reply must answer the oldest op still owed one (ops run in order), with the
+        type and content that op asks for; it is recorded as :meth:`started` and :meth:`subscribed`
+        record theirs. Returns the op it answered (None for a pushed message)."""
+        if msg["type"] in _PUSHED:
+            return None
+        # A close op is answered by the close, so the reply is the oldest other op's.
+        oldest = next((op_id for op_id, op in self._outstanding.items() if op.get("op") != "close"), None)
+        if oldest is None:
+            raise BadReply(f"{msg['type']} reply with id {msg.get('id')!r} answers no outstanding op")
+        op = self._outstanding[oldest]
+        self.reply(msg, oldest, REPLY_TYPES.get(op.get("op", ""), msg["type"]))
+        if op["op"] == "echo":
+            check_echo(msg, op.get("data"), self.user)
+        elif op["op"] == "start":
+            self.started(msg, op["steps"])
+        elif op["op"] == "subscribe":
+            self.subscribed(op["job"], msg)
+        return op
 
     def after_close_op(self, msg: dict[str, Any], close_id: int) -> None:
         """The server ignores every op after a ``close`` op: answering one is a bad reply."""
@@ -269,6 +339,11 @@ class Conversation:
         if trace.steps is not None and not reachable(JobState(*trace.snapshot), trace.steps):
             raise BadReply(f"snapshot {trace.snapshot} impossible for a job of {trace.steps} steps")
         return trace.snapshot
+
+    def expect_job(self, job: str, steps: int) -> None:
+        """A job of our user started elsewhere (on another connection), of ``steps`` steps: once
+        subscribed here, its every later change is owed here too."""
+        self.jobs.setdefault(job, JobTrace(job)).steps = steps
 
     def halted(self, job: str) -> bool:
         return self.jobs[job].halted
@@ -307,12 +382,42 @@ class Conversation:
                 raise BadReply(f"job {trace.job} of {trace.steps} steps: {state} should be {want.state}")
         trace.events.append(state)
 
+    # ------------------------------------------------------------------ what is owed
+
+    def owed(self) -> Owed:
+        """Every message this connection is still owed (see the module docstring)."""
+        changes, halts = {}, []
+        for job, trace in self.jobs.items():
+            if trace.snapshot is None or trace.halted:
+                continue
+            if trace.steps is None:
+                halts.append(job)
+            else:
+                changes[job] = trace.owed()
+        items = {bid: (p.received, p.count) for bid, p in self.bursts.items() if not p.complete}
+        replies = tuple((op_id, str(op.get("op"))) for op_id, op in self._outstanding.items()
+                        if op.get("op") != "close")
+        return Owed(changes, items, replies, tuple(halts))
+
+    @property
+    def settled(self) -> bool:
+        """Nothing is owed (the same as ``not owed()``, cheap enough to ask after every message)."""
+        return not (
+            any(trace.snapshot is not None and not trace.halted for trace in self.jobs.values())
+            or any(not progress.complete for progress in self.bursts.values())
+            or any(op.get("op") != "close" for op in self._outstanding.values())
+        )
+
+    def missed(self, when: str) -> MissedEvent:
+        """The failure of what is still owed ``when`` (e.g. "at the deadline"), naming every message."""
+        return MissedEvent(f"still owed {when}: {self.owed().describe()}")
+
     # ------------------------------------------------------------------ bursts
 
     def burst_asked(self, msg_id: int, count: int, size: int) -> BurstProgress:
         """Track the burst op ``msg_id``: it has no single reply, its items are the answer."""
         progress = self.bursts[msg_id] = BurstProgress(count, size)
-        self._outstanding.remove(msg_id)
+        del self._outstanding[msg_id]
         return progress
 
     def _on_burst_item(self, msg: dict[str, Any]) -> None:

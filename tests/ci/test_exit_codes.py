@@ -85,6 +85,17 @@ def test_run_refuses_bad_flags_before_any_load(args: list[str], named: list[str]
     assert not (tmp_path / "r.json").exists()
 
 
+def test_run_refuses_faults_the_target_cannot_combine(tmp_path: Path) -> None:
+    """Two faults that replace the same part: the bundled target refuses them at start-up, and wsrace
+    run says so and exits 2 before any load, with no results and no traceback."""
+    finished = run_wsrace("run", "--results", "r.json", "--fault", "global-lock", "--fault", "unsafe-close",
+                          timeout=CLI_TIMEOUT_S, cwd=tmp_path)
+    _assert_bad_input(finished, "--fault global-lock and --fault unsafe-close cannot be combined",
+                      "Connection.dispatch")
+    assert "Traceback" not in finished.output
+    assert not (tmp_path / "r.json").exists()
+
+
 @pytest.mark.parametrize(
     ("text", "named"),
     [

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from loadgen.judge.schedule import parse_schedule
+from loadgen.paths import default_schedule
 from tests.ci.conftest import WorkflowRun
 from tests.ci.workflow import (
     commands,
@@ -106,7 +108,7 @@ def test_workflow_wsrace_steps_run_locally_as_written(workflow_run: WorkflowRun)
         assert step.returncode == 0, step.explain()
     doc = json.loads(workflow_run.results.read_text())
     assert doc["passed"] is True and doc["run"]["profile"] == "quick"
-    assert set(doc["scenarios"]) == {"rapid_connect", "send_after_close", "fast_halt", "steady"}
+    assert set(doc["scenarios"]) == set(parse_schedule(default_schedule("quick")).scenarios)
     assert workflow_run.junit.read_text().startswith("<?xml")
     compared = (workflow_run.workdir / "wsrace-compare.md").read_text()
     header, *rows = markdown_table(compared)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import gevent
@@ -76,3 +77,29 @@ def test_a_bug_in_scenario_code_is_counted_and_propagates(user_and_events) -> No
     with pytest.raises(ZeroDivisionError), user.iteration():
         1 / 0  # noqa: B018
     assert dict(_tally(user).failures_by_kind) == {"client_error": 1}
+
+
+def test_a_keyboard_interrupt_is_interrupted_and_propagates(user_and_events) -> None:
+    """Any other BaseException that ends the user mid-iteration (KeyboardInterrupt) counts as interrupted."""
+    user, events = user_and_events
+    with pytest.raises(KeyboardInterrupt), user.iteration():
+        raise KeyboardInterrupt
+    tally = _tally(user)
+    assert (tally.interrupted, tally.successes, tally.failures) == (1, 0, 0)
+    assert events == []
+
+
+def test_every_iteration_started_is_an_attempt_with_exactly_one_outcome(user_and_events) -> None:
+    """attempts = successes + failures + interrupted, whatever ended each iteration."""
+    user, _ = user_and_events
+    endings: list[BaseException | None] = [None, SeqGap(1, 2), GreenletExit(), None, ZeroDivisionError(),
+                                            gevent.Timeout(1.0), KeyboardInterrupt()]
+    for ending in endings:
+        escapes = isinstance(ending, GreenletExit | ZeroDivisionError | KeyboardInterrupt)
+        with pytest.raises(type(ending)) if escapes else contextlib.nullcontext(), user.iteration():
+            if ending is not None:
+                raise ending
+    tally = _tally(user)
+    assert tally.attempts == len(endings)
+    assert tally.attempts == tally.successes + tally.failures + tally.interrupted
+    assert (tally.successes, tally.failures, tally.interrupted) == (2, 3, 2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -235,8 +236,8 @@ def _burst_client(*items: dict[str, Any]) -> tuple[ProtocolClient, int]:
     return c, c.burst(3, 2)
 
 
-def item(seq: int, i: int, data: str = "xx") -> dict[str, Any]:
-    return {"type": "burst", "seq": seq, "id": 1, "i": i, "data": data}
+def item(seq: int, i: int, data: str = "xx", burst: int = 1) -> dict[str, Any]:
+    return {"type": "burst", "seq": seq, "id": burst, "i": i, "data": data}
 
 
 def test_a_complete_burst_passes() -> None:
@@ -278,3 +279,59 @@ def test_read_until_close_returns_the_code_for_the_caller_to_judge() -> None:
     c = client(ready(), ConnectionEnded(4001))
     c.expect_ready()
     assert c.read_until_close(1.0, ops_after=1) == 4001
+
+
+# --------------------------------------------------------------------------- settle: read until nothing is owed
+
+
+def _pressured_client(*script: dict[str, Any]) -> tuple[ProtocolClient, str, int]:
+    """Past ready, job j1 (3 steps) started and subscribed at running 0; then a burst of 3 items and an
+    echo are pipelined, and ``script`` follows."""
+    c = _job_client(*script, steps=3)
+    burst = c.burst(3, 2)
+    c.send_op({"op": "echo", "data": "e"})
+    return c, "j1", burst
+
+
+def test_settle_reads_interleaved_items_events_and_replies_until_nothing_is_owed() -> None:
+    """Burst items, the job's every change and the echo reply, interleaved: settle returns with nothing
+    owed, each message judged and recorded."""
+    script = (item(3, 0, burst=3), state(4, "running", 1), item(5, 1, burst=3), state(6, "running", 2),
+              item(7, 2, burst=3), echo(8, 4, "e"), state(9, "halted", 3))
+    c, job, burst = _pressured_client(*script)
+    paced: list[dict[str, Any]] = []
+    c.settle(time.monotonic() + 1.0, pace=paced.append)
+    assert not c.owed() and c.jobs[job].halted and c.bursts[burst].complete
+    assert paced == list(script)  # pace saw every message read, in order
+
+
+def test_settle_names_a_state_event_lost_with_the_seq_continuous() -> None:
+    """'running 2' and 'halted 3' never come and every seq follows the one before: at the deadline
+    settle fails with missed_event naming both, not a seq gap."""
+    c, job, _ = _pressured_client(
+        item(3, 0, burst=3), state(4, "running", 1), item(5, 1, burst=3), item(6, 2, burst=3), echo(7, 4, "e"),
+    )
+    with pytest.raises(MissedEvent, match=f"job {job}: running 2, halted 3"):
+        c.settle(time.monotonic() + 0.05)
+
+
+def test_settle_names_a_reply_that_never_came() -> None:
+    """An echo whose reply is missing at the deadline is a missed event naming the op."""
+    c, _, _ = _pressured_client(
+        item(3, 0, burst=3), state(4, "running", 1), item(5, 1, burst=3), state(6, "running", 2),
+        item(7, 2, burst=3), state(8, "halted", 3),
+    )
+    with pytest.raises(MissedEvent, match=r"op 4 \(echo\): its reply"):
+        c.settle(time.monotonic() + 0.05)
+
+
+def test_settle_records_a_peer_connection_s_job_from_its_own_snapshot() -> None:
+    """A second connection of the user watches a job started elsewhere: owed the changes after its own
+    snapshot (here running 1), and settled by them."""
+    c = client(ready(), {"type": "subscribed", "seq": 1, "id": 1, "job": "j1", "state": "running", "step": 1},
+               state(2, "halted", 2))
+    c.expect_ready()
+    c.watch("j1", 2)
+    c.send_op({"op": "subscribe", "job": "j1"})
+    c.settle(time.monotonic() + 1.0)
+    assert c.jobs["j1"].events == [("halted", 2)] and not c.owed()

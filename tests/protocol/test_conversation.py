@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -96,6 +97,29 @@ def _started_not_subscribed() -> Conversation:
     return c
 
 
+def _echo_sent(count: int = 1, on: Conversation | None = None) -> Conversation:
+    """Past ``ready`` (or ``on``), with ``count`` more echoes sent (data = their id) and not answered."""
+    c = on or talking()
+    for _ in range(count):
+        c.number({"op": "echo", "data": c._next_id})
+    return c
+
+
+def echo_of(seq: int, msg_id: int) -> dict[str, Any]:
+    """The right answer to an echo of :func:`_echo_sent` and of :func:`pipelined`: its id as data."""
+    return echo(seq, msg_id, msg_id)
+
+
+def _settled(c: Conversation, *messages: dict[str, Any]) -> Conversation:
+    """Feed ``messages`` as a reader settling does (each judged, replies answered in order); then the
+    deadline: anything still owed is the failure :meth:`Conversation.missed` names."""
+    for msg in messages:
+        c.answer(c.message(msg))
+    if c.owed():
+        raise c.missed("at the deadline")
+    return c
+
+
 RULES: list[tuple[str, Callable[[], Any], str]] = [
     # the first message
     ("ready lacking a field", lambda: Conversation(ME).first({"type": "ready", "seq": 0}), "bad_reply"),
@@ -140,6 +164,12 @@ RULES: list[tuple[str, Callable[[], Any], str]] = [
      lambda: talking().subscribed("j1", {"type": "subscribed", "seq": 1, "id": 1, "job": "j2", "state": "running",
                                          "step": 0}), "bad_reply"),
     ("no halted by the deadline", lambda: raising(with_job(2).halt_missed("j1", 1.0)), "missed_event"),
+    ("a state event lost with the seq continuous",
+     lambda: _settled(_echo_sent(on=with_job(2)), state(3, "running", 1), echo_of(4, 3)), "missed_event"),
+    ("a reply owed at the deadline", lambda: _settled(_echo_sent()), "missed_event"),
+    ("a later op answered first, read while settling", lambda: _settled(_echo_sent(2), echo(1, 2)),
+     "missed_event"),
+    ("a reply while no op is owed one", lambda: _settled(talking(), echo(1, 1)), "bad_reply"),
     # bursts
     ("a skipped burst item", lambda: feed(with_burst(), item(1, 0), item(2, 2)), "missed_event"),
     ("a repeated burst item", lambda: feed(with_burst(), item(1, 0), item(2, 0)), "out_of_order"),
@@ -233,3 +263,130 @@ def test_fine_closes_are_no_failure() -> None:
     assert close_failure(1000, "", Expectation(), "ctx") is None
     assert close_failure(1008, "", Expectation(bad_auth=True), "ctx") is None
     assert Conversation(ME).refused_at_ready(UnexpectedClose(4000)) is None
+
+
+# --------------------------------------------------------------------------- what is owed
+
+
+def test_a_state_event_lost_with_the_seq_continuous_is_missed_by_content() -> None:
+    """A server that numbers messages as it writes them drops 'running 2' and 'halted 3' of a job under a
+    burst: no seq gap, yet the changes are owed, and the failure names each."""
+    c = with_job(steps=3)
+    count = 4
+    c.burst_asked(c.number({"op": "burst", "count": count, "size": 2})["id"], count, 2)
+    burst = next(iter(c.bursts))
+    stream = [item(3, 0, burst=burst), state(4, "running", 1)]
+    stream += [item(5 + i, 1 + i, burst=burst) for i in range(count - 1)]
+    for msg in stream:
+        c.answer(c.message(msg))  # every seq follows the one before: the seq rule sees nothing
+    assert c.bursts[burst].complete
+    assert c.owed().changes == {"j1": (("running", 2), ("halted", 3))}
+    failure = c.missed("at the deadline")
+    assert failure.kind == "missed_event"
+    assert "job j1: running 2, halted 3" in str(failure)
+
+
+def test_only_the_last_change_lost_is_still_owed() -> None:
+    """Every step came but not 'halted': that one message is owed (no later event would reveal it)."""
+    c = with_job(steps=2)
+    feed(c, state(3, "running", 1))
+    assert c.owed().changes == {"j1": (("halted", 2),)}
+
+
+def pipelined(seed: int) -> tuple[Conversation, list[dict[str, Any]]]:
+    """Jobs j1 (3 steps, subscribed at running 0) and j2 (2 steps), a burst, and echoes on one connection,
+    every op sent before any answer; returns the conversation and one random interleaving the
+    protocol allows: replies in op order, each job's changes in order after its subscribed reply,
+    burst items in order, pushed messages anywhere between."""
+    rng = random.Random(seed)
+    c = talking()
+    for job, steps in (("j1", 3), ("j2", 2)):
+        c.expect_job(job, steps)  # started on another connection of ours, say
+    subs = [c.number({"op": "subscribe", "job": job})["id"] for job in ("j1", "j2")]
+    count = 5
+    burst = c.number({"op": "burst", "count": count, "size": 2})["id"]
+    c.burst_asked(burst, count, 2)
+    echoes = [c.number({"op": "echo", "data": c._next_id})["id"] for _ in range(2)]
+    replies = [{"type": "subscribed", "id": subs[0], "job": "j1", "state": "running", "step": 0},
+               {"type": "subscribed", "id": subs[1], "job": "j2", "state": "running", "step": 1}]
+    replies += [{"type": "echo", "id": e, "data": e} for e in echoes]
+    lanes = [
+        replies,
+        [{"type": "burst", "id": burst, "i": i, "data": "xx"} for i in range(count)],
+        [{"type": "state", "job": "j1", "user": ME, "state": "running", "step": 1},
+         {"type": "state", "job": "j1", "user": ME, "state": "running", "step": 2},
+         {"type": "state", "job": "j1", "user": ME, "state": "halted", "step": 3}],
+        [{"type": "state", "job": "j2", "user": ME, "state": "halted", "step": 2}],
+    ]
+    heads, stream = [0] * len(lanes), []
+    while any(h < len(lane) for h, lane in zip(heads, lanes, strict=True)):
+        ready_lanes = [n for n, lane in enumerate(lanes) if heads[n] < len(lane)
+                       and (n < 2 or heads[0] > n - 2)]  # a job's events only after its subscribed reply
+        n = rng.choice(ready_lanes)
+        stream.append(lanes[n][heads[n]])
+        heads[n] += 1
+    for seq, msg in enumerate(stream, start=1):
+        msg["seq"] = seq
+    return c, stream
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_interleaved_replies_items_and_several_jobs_events_pass(seed: int) -> None:
+    """Any interleaving the protocol allows of two jobs' changes, a burst and replies passes, and at the
+    end nothing is owed."""
+    c, stream = pipelined(seed)
+    assert c.owed()  # the premise: before the stream, every message of it is owed
+    for msg in stream:
+        assert c.settled is not bool(c.owed())  # the cheap question agrees with the full account
+        c.answer(c.message(msg))
+    assert c.settled and not c.owed() and all(c.halted(job) for job in ("j1", "j2"))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_any_one_pushed_message_left_out_is_missed(seed: int) -> None:
+    """Leave any one state event or burst item out of a good interleaving (seq renumbered, so continuous):
+    the conversation fails with missed_event, by content."""
+    _, stream = pipelined(seed)
+    pushed = [n for n, msg in enumerate(stream) if msg["type"] in ("state", "burst")]
+    for gone in pushed:
+        c, _ = pipelined(seed)
+        kept = [dict(msg) for n, msg in enumerate(stream) if n != gone]
+        for seq, msg in enumerate(kept, start=1):
+            msg["seq"] = seq
+        with pytest.raises(ScenarioFailure) as info:
+            _settled(c, *kept)
+        assert info.value.kind == "missed_event", (stream[gone], info.value)
+
+
+def test_each_connection_of_a_user_is_owed_the_changes_after_its_own_subscription() -> None:
+    """Two connections of one user subscribe to one job at different moments: each is owed exactly the
+    changes after its own snapshot."""
+    early, late = with_job(steps=4, snapshot=("running", 0)), talking()
+    late.expect_job("j1", 4)
+    late.answer(late.message({"type": "subscribed", "seq": 1, "id": late.number({"op": "subscribe", "job": "j1"})["id"],
+                              "job": "j1", "state": "running", "step": 2}))
+    assert early.owed().changes["j1"] == (("running", 1), ("running", 2), ("running", 3), ("halted", 4))
+    assert late.owed().changes["j1"] == (("running", 3), ("halted", 4))
+    _settled(late, state(2, "running", 3), state(3, "halted", 4))
+
+
+def test_a_job_of_unknown_length_is_owed_its_halted() -> None:
+    """Subscribed to a job whose steps this connection does not know: 'halted' is still owed."""
+    c = talking()
+    sub = c.number({"op": "subscribe", "job": "j7"})["id"]
+    c.answer(c.message({"type": "subscribed", "seq": 1, "id": sub, "job": "j7", "state": "running", "step": 0}))
+    assert c.owed().halts == ("j7",)
+    with pytest.raises(ScenarioFailure, match="job j7: halted"):
+        _settled(c)
+
+
+def test_a_reply_read_while_settling_is_judged_by_its_op() -> None:
+    """A reply nobody waits for in particular must answer the oldest op, with that op's content."""
+    c = _echo_sent()
+    with pytest.raises(ScenarioFailure) as info:
+        c.answer(c.message(echo(1, 1, "changed")))
+    assert info.value.kind == "bad_reply"
+    c = talking()
+    start = c.number({"op": "start", "steps": 2, "step_ms": 5})["id"]
+    c.answer(c.message({"type": "started", "seq": 1, "id": start, "job": "j3"}))
+    assert c.jobs["j3"].steps == 2 and not c.owed()  # started, not subscribed: nothing owed yet

@@ -157,6 +157,14 @@ def test_each_fault_replaces_only_its_own_part(name: str) -> None:
         "lost-snapshot": {"jobs"}, "lossy-queue": {"outbox"}, "early-drop": {"connection"},
         "cross-talk": {"jobs"}, "unsafe-close": {"jobs", "connection"},
         "global-lock": {"connection"}, "stuck-shutdown": {"sweeper"},
+        "lossy-queue-ring": {"outbox"}, "lossy-queue-stamped": {"connection"},
+        "lossy-queue-buffered": {"connection"}, "lost-snapshot-await": {"connection"},
+        "lost-snapshot-wrong-key": {"jobs"}, "cross-talk-global": {"connection"},
+        "cross-talk-buffer": {"jobs"}, "global-lock-steps": {"jobs"},
+        "global-lock-echo": {"connection"}, "unsafe-close-handler": {"connection"},
+        "unsafe-close-ticker": {"jobs", "connection"}, "early-drop-anonymous": {"connection"},
+        "early-drop-ready-late": {"connection"}, "stuck-shutdown-journal": {"jobs"},
+        "stuck-shutdown-keepalive": {"connection"}, "volatile-state": {"connection"},
     }[name]
     assert {f for f in ("connection", "jobs", "outbox", "sweeper") if getattr(parts, f)} == expected
 

@@ -1,0 +1,139 @@
+"""``wsrace selftest``: run the quick profile against the bundled target, clean and with each fault.
+
+Answers, on the machine it runs on: can these scenarios and thresholds catch these races, and does
+a correct server pass? Every run is a real ``wsrace run`` subprocess with its own bundled target
+(see :mod:`loadgen.selftest.runner`); what each caught is read from its results file
+(:mod:`loadgen.selftest.matrix`). Prints the table and the score, writes JSON with ``--json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from loadgen import exitcodes, paths
+from loadgen.exitcodes import UsageError
+from loadgen.judge.atomic import atomic_write_text
+from loadgen.protocol.faults import FAULTS
+from loadgen.run_options import writable_problem
+from loadgen.selftest import matrix, runner
+
+DESCRIPTION = """\
+Run the race scenarios (the quick profile by default) against the bundled target: once correct,
+and once with each fault injected, several runs at once. Prints, for each fault, what caught it
+(scenario and error kind, or the failed check) or MISSED; a failing clean run is a FALSE ALARM.
+
+exit codes: 0 every fault caught and the clean run passed, 1 a fault missed, a false alarm or a
+            run without a verdict, 2 bad input
+"""
+
+DEFAULT_RUN_TIMEOUT_S = 300.0
+
+
+def default_parallel() -> int:
+    """Runs at once: one per two cores (each run is a Locust process and a target worker)."""
+    return max(1, (os.cpu_count() or 1) // 2)
+
+
+def _positive(kind: type) -> object:
+    def parse(text: str) -> float | int:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+        return value  # type: ignore[no-any-return]
+
+    return parse
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wsrace selftest", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", action="append", default=[], metavar="NAME",
+                        help="test only this fault (repeatable; default: every fault)")
+    parser.add_argument("--parallel", type=_positive(int), default=default_parallel(), metavar="N",
+                        help=f"runs at once (default: half the cores, here {default_parallel()})")
+    parser.add_argument("--json", metavar="PATH", help="also write the report as JSON")
+    parser.add_argument("--profile", choices=paths.PROFILES, default="quick",
+                        help="shipped schedule each run uses (default quick)")
+    parser.add_argument("--schedule", metavar="FILE", help="schedule each run uses (TOML), instead of --profile's")
+    parser.add_argument("--thresholds", metavar="FILE", help="thresholds each run is judged by (TOML)")
+    parser.add_argument("--results-dir", metavar="DIR",
+                        help="where each run's results and log go (default: a new temporary directory)")
+    parser.add_argument("--run-timeout", type=_positive(float), default=DEFAULT_RUN_TIMEOUT_S,
+                        metavar="S", help=f"stop a run after S seconds (default {DEFAULT_RUN_TIMEOUT_S:g})")
+    parser.add_argument("--total-timeout", type=_positive(float), metavar="S",
+                        help="stop the whole self-test after S seconds (default: enough for every "
+                             "run to use its whole timeout)")
+    return parser
+
+
+def _check(args: argparse.Namespace) -> list[str]:
+    """Refuse bad input before any run; the faults to test."""
+    unknown = [name for name in args.only if name not in FAULTS]
+    if unknown:
+        raise UsageError(f"--only {unknown[0]}: unknown fault; valid faults: {', '.join(FAULTS)}")
+    for flag in ("schedule", "thresholds"):
+        value = getattr(args, flag)
+        if value is not None and not Path(value).is_file():
+            raise UsageError(f"--{flag} {value}: no such file")
+    if args.json is not None and (problem := writable_problem("--json", args.json)):
+        raise UsageError(problem)
+    if args.results_dir is not None:
+        directory = Path(args.results_dir)
+        if directory.exists() and not directory.is_dir():
+            raise UsageError(f"--results-dir {directory}: not a directory")
+        if not directory.exists() and not directory.parent.is_dir():
+            raise UsageError(f"--results-dir {directory}: directory {directory.parent} does not exist")
+    return list(dict.fromkeys(args.only)) or list(FAULTS)
+
+
+def _run_args(args: argparse.Namespace) -> list[str]:
+    out = ["--profile", args.profile]
+    if args.schedule:
+        out += ["--schedule", str(Path(args.schedule).resolve())]
+    if args.thresholds:
+        out += ["--thresholds", str(Path(args.thresholds).resolve())]
+    return out
+
+
+def main(argv: Sequence[str]) -> int:
+    args = _parser().parse_args(list(argv))
+    names = _check(args)
+    if args.results_dir is not None:
+        directory = Path(args.results_dir)
+        directory.mkdir(exist_ok=True)
+    else:
+        directory = Path(tempfile.mkdtemp(prefix="wsrace-selftest-"))
+    run_args = _run_args(args)
+    runs = [runner.spec(None, directory, run_args)] + [runner.spec(n, directory, run_args) for n in names]
+    total = args.total_timeout or math.ceil(len(runs) / args.parallel) * args.run_timeout
+    sys.stderr.write(f"wsrace selftest: {len(runs)} runs ({len(names)} faults and a clean run), "
+                     f"{args.parallel} at a time; results and logs in {directory}\n")
+    finished = 0
+
+    def progress(record: matrix.RunRecord) -> None:
+        nonlocal finished
+        finished += 1
+        outcome = matrix.judge(record)
+        sys.stderr.write(f"  [{finished}/{len(runs)}] {record.fault or '(clean run)'}: "
+                         f"{outcome.status} - {outcome.summary()}\n")
+
+    records = runner.run_all(runs, parallel=args.parallel, run_timeout=args.run_timeout,
+                             total_timeout=total, on_done=progress)
+    settings = {"profile": args.profile, "schedule": args.schedule, "thresholds": args.thresholds,
+                "parallel": args.parallel, "run_timeout_s": args.run_timeout,
+                "total_timeout_s": total, "results_dir": str(directory), "cpus": os.cpu_count()}
+    rep = matrix.report(records, names, settings)
+    sys.stdout.write(matrix.render(rep))
+    if args.json is not None:
+        atomic_write_text(args.json, json.dumps(rep.to_json(), indent=2) + "\n")
+    return exitcodes.PASS if rep.passed else exitcodes.FAILED

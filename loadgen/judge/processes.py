@@ -79,6 +79,9 @@ def describe_reset(reset: Mapping[str, Any]) -> str:
 def describe_lost_report(lost: Mapping[str, Any]) -> str:
     """``Locust worker w1 (pid 42) stopped reporting at +9.0 s (marked missing at +13.0 s): ...``."""
     pid = f" (pid {lost['pid']})" if lost.get("pid") is not None else ""
+    if lost.get("pid") is None and lost.get("reports"):
+        # Our workers send their pid with every report: this one is another run's, on the same master port.
+        pid = " (its reports carried no wsrace pid: a worker of another run that found this master's port?)"
     last = lost.get("last_report_t")
     stopped = f"stopped reporting at {_at(last)}" if last is not None else "never reported"
     return (f"Locust worker {lost.get('worker')}{pid} {stopped} (marked missing at {_at(lost.get('missing_t'))}): "

@@ -213,11 +213,17 @@ def test_a_killed_locust_worker_is_named_and_its_unreported_tallies_are_lost(tmp
         doc = run.results()
     assert code == 1, run.output()
     check = run_check(doc, "load_processes")
-    assert not check["passed"] and check["value"] == 1
+    assert not check["passed"] and check["value"] >= 1
     assert f"(pid {victim}) stopped reporting at +" in check["message"]
-    assert check["message"].endswith("what it counted after its last report is lost, count unknown")
-    [lost] = [item for item in doc["processes"]["load"]["lost_reports"] if item["reported_again_t"] is None]
-    assert lost["pid"] == victim and lost["unreported_iterations"] is None and lost["reports"] > 0
+    assert "what it counted after its last report is lost, count unknown" in check["message"]
+    lost = [item for item in doc["processes"]["load"]["lost_reports"] if item["reported_again_t"] is None]
+    [mine] = [item for item in lost if item["pid"] == victim]
+    assert mine["unreported_iterations"] is None and mine["reports"] > 0
+    # Locust's default master port is shared by every --processes run on the machine: a worker of
+    # another run may join this master and vanish. Ours carry their pid; the survivor is not lost.
+    survivor = workers[1].pid
+    assert all(item["pid"] is None for item in lost if item is not mine), lost
+    assert survivor not in [item["pid"] for item in lost]
     assert 'name="load_processes"' in (tmp_path / "r.xml").read_text()
     assert_conserved(doc)
 

@@ -20,7 +20,8 @@ included):
    :mod:`.server_poller`, :mod:`.shape`, :mod:`.user` (``RaceUser``), :mod:`.plugin` (options,
    bundled target, verdict at quit), :mod:`.probe` (the run's latency baseline), :mod:`.abort`
    (``abort = true``: stop at the first breach), :mod:`.interrupts` (SIGINT/SIGTERM: a graceful
-   stop, then a quick one).
+   stop, then a quick one), :mod:`.process_watch` (processes that died during the run),
+   :mod:`.checkpoint` (the master's results as of now, for a master that dies).
 5. The CLI: :mod:`.cli` and :mod:`loadgen.commands`
    (``wsrace run|serve|check|compare|bench|selftest|soak``), :mod:`loadgen.bench`,
    :mod:`loadgen.selftest` (every fault against the scenarios) and :mod:`loadgen.soak` (a profile

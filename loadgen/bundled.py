@@ -5,10 +5,15 @@ process of Locust: asyncio/uvloop and a monkey-patched interpreter do not mix. I
 we read the chosen port from its one machine-readable ``{"event": "listening", ...}`` line, then
 wait for ``/healthz``. Stopping it is part of the verdict: a target that does not exit cleanly within
 its shutdown timeout fails the run (that is how the ``stuck-shutdown`` fault is caught).
+
+After the listening line its supervisor says, one JSON line each, when a worker died and when it was
+restarted (``worker_exit`` / ``worker_restarted``, see :mod:`target_app.supervisor`);
+:meth:`BundledTarget.read_events` hands them over without ever waiting.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -17,20 +22,22 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from loadgen.children import Child, ChildFailed
 
 if TYPE_CHECKING:
     import subprocess
 
-__all__ = ["BundledTarget", "StartFailed", "StopOutcome", "default_workers"]
+__all__ = ["WORKER_EVENTS", "BundledTarget", "StartFailed", "StopOutcome", "default_workers"]
 
 log = logging.getLogger(__name__)
 
 EXIT_BAD_INPUT = 2
 """The target's exit code for flags it refuses (e.g. an incompatible ``--fault`` combination), with
 a one-line message on stderr."""
+WORKER_EVENTS = frozenset({"worker_exit", "worker_restarted"})
+"""The supervisor's event lines about its workers, after the listening line."""
 STOP_GRACE_S = 5.0
 """Extra time given to the target's own supervisor beyond its shutdown timeout: it escalates
 (kills a stuck worker) at the timeout and needs a moment to report and exit."""
@@ -151,6 +158,23 @@ class BundledTarget:
                 pass  # not up yet: retry until the deadline
             time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
         raise StartFailed(f"bundled target never answered {url}{self._log_tail()}")
+
+    def read_events(self) -> list[dict[str, Any]]:
+        """The worker events the supervisor printed since the last call, without waiting; other
+        lines (none are expected) are logged and skipped."""
+        if self.child is None:
+            return []
+        events = []
+        for line in self.child.read_available_lines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                event = None
+            if isinstance(event, dict) and event.get("event") in WORKER_EVENTS:
+                events.append(event)
+            elif line.strip():
+                log.warning("bundled target said %r on stdout: not a worker event, skipped", line[:200])
+        return events
 
     def alive(self) -> bool:
         """Whether the target still runs; once it has exited, it is reaped (``proc.returncode``)."""

@@ -206,6 +206,21 @@ class Child:
             raise self.fail(f"first line {line!r} is not a listening line with a port")
         return line
 
+    def read_available_lines(self) -> list[str]:
+        """The complete stdout lines the child has written so far, without waiting (a line cut
+        short stays buffered for the next call); ``[]`` once stdout is closed and drained."""
+        stdout = self.proc.stdout
+        if stdout is None or stdout.closed:
+            return []
+        fd = stdout.fileno()
+        while select.select([fd], [], [], 0)[0]:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            self._buffer += chunk
+        *lines, self._buffer = self._buffer.split(b"\n")
+        return [line.decode(errors="replace") for line in lines]
+
     def write_line(self, text: str) -> None:
         """Send one line on the child's stdin (started with ``stdin=True``)."""
         assert self.proc.stdin is not None, "started without stdin=True"

@@ -44,7 +44,7 @@ from locust import events
 from locust.exception import RPCError
 from locust.runners import MasterRunner, WorkerRunner
 
-from loadgen import abort, exitcodes, interrupts, paths
+from loadgen import abort, exitcodes, interrupts, paths, process_watch
 from loadgen.bundled import BundledTarget, StartFailed, default_workers
 from loadgen.collector import REPORT_KEY
 from loadgen.context import ATTR, Interrupts, JudgePlan, RunContext, attach, run_context
@@ -193,6 +193,7 @@ def _on_init(environment: Any, **_: Any) -> None:
         environment.events.worker_report.add_listener(absorb)
     if ctx.target is not None:
         gevent.spawn(_watch_target, environment, ctx)
+    process_watch.start(environment, ctx, snapshot=lambda: _checkpoint_doc(environment, ctx))
     _start_latency_watch(environment, ctx)
 
 
@@ -221,7 +222,7 @@ def _watch_target(environment: Any, ctx: RunContext) -> None:
     while not ctx.finished:
         gevent.sleep(WATCH_INTERVAL_S)
         if not ctx.finished and not ctx.target.alive():
-            ctx.run_error = f"the bundled target died during the run (exit code {ctx.target.proc.returncode})"
+            ctx.run_error = _target_died(ctx)
             log.error("%s; stopping the run", ctx.run_error)
             environment.runner.quit()
             return
@@ -339,7 +340,8 @@ def _judge_and_write(environment: Any, ctx: RunContext) -> None:
                         run_error=ctx.run_error, server_error=server.error,
                         server_resets=[reset.to_dict() for reset in server.resets],
                         server_samples=[sample.to_dict() for sample in server.samples],
-                        baseline=baseline)
+                        baseline=baseline,
+                        processes=process_watch.report(environment, ctx))
     verdicts = [Verdict.from_dict(v) for v in doc["verdicts"]]
     sys.stdout.write("\n" + render_table(verdicts, doc) + "\n")
     opts = ctx.options
@@ -359,3 +361,42 @@ def _judge_and_write(environment: Any, ctx: RunContext) -> None:
         environment.process_exit_code = exitcodes.interrupted(meta.signal)
     else:
         environment.process_exit_code = exitcodes.PASS if doc["passed"] else exitcodes.FAILED
+
+
+# --------------------------------------------------------------------------- deaths
+
+
+def _target_died(ctx: RunContext) -> str:
+    """The run error of a bundled target that died, naming how and when (seen within a second)."""
+    assert ctx.target is not None and ctx.target.proc is not None
+    code = ctx.target.proc.returncode
+    how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+    return f"the bundled target died during the run ({how}) at +{time.monotonic() - ctx.started_monotonic:.1f} s"
+
+
+def _checkpoint_doc(environment: Any, ctx: RunContext) -> dict[str, Any]:
+    """The results document as of now, for the checkpoint (:mod:`loadgen.checkpoint`): what was
+    reported so far, the server's counters as of the poller's last read; the run counts as
+    interrupted, since it had not finished."""
+    from loadgen.counter_growth import growth
+
+    assert ctx.plan is not None and ctx.poller is not None
+    plan = ctx.plan
+    scheduled = _scheduled_scenarios(environment, ctx)
+    thresholds = replace(
+        plan.thresholds, scenarios={k: v for k, v in plan.thresholds.scenarios.items() if k in scheduled}
+    )
+    counted = ctx.collector.tallies()
+    tallies = {name: counted.get(name, ScenarioTally()) for name in scheduled}
+    steps = {k: v for k, v in _step_stats(environment).items() if k in scheduled}
+    meta = replace(_run_meta(ctx, plan, max(len(ctx.workers_reporting), 1)), interrupted=True,
+                   stop_reason=ctx.run_error or "a checkpoint: the run had not finished")
+    samples = ctx.poller.samples
+    read = [s for s in samples if s.counters is not None]
+    found = growth(samples)
+    return build_results(meta, tallies, steps, found.counters if read else None, thresholds,
+                         run_error=ctx.run_error, server_error=None if read else "not read yet",
+                         server_resets=[reset.to_dict() for reset in found.resets],
+                         server_samples=[sample.to_dict() for sample in samples],
+                         baseline=ctx.probe.summary() if ctx.probe is not None else None,
+                         processes=process_watch.snapshot_section(environment))

@@ -8,7 +8,14 @@ same way everywhere:
 2. Start each worker as a fresh interpreter (``python -m target_app.worker``); each writes ``ready``
    on a pipe once it accepts connections. When all have, print the one listening line on stdout.
 3. A worker that exits on its own is logged and restarted (with a backoff if it keeps dying); its
-   live gauges are dropped from the metrics (``mark_process_dead``).
+   live gauges are dropped from the metrics (``mark_process_dead``). Each exit and each restart is
+   also one JSON line on stdout, after the listening line, for whoever started us to name it::
+
+     {"event": "worker_exit", "index": 1, "pid": 4321, "code": -9, "signal": 9, "time": 1760000000.123}
+     {"event": "worker_restarted", "index": 1, "pid": 4399, "time": 1760000000.456}
+
+   ``code`` is the exit code (negative: killed by that signal, also given as ``signal``, else
+   null); ``time`` is the wall clock (Unix seconds), as the reader's clock is another process's.
 4. On SIGTERM / SIGINT: forward the signal to every worker and wait ``shutdown_timeout`` plus a
    small grace. A worker still running then is killed, reported on stderr, and the exit code is 1.
 """
@@ -25,6 +32,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -105,10 +113,8 @@ class Supervisor:
         if not await self._all_ready():
             await self._stop_all()
             return EXIT_BROKEN  # the server never came up: nothing was judged, the run broke
-        line = {"event": "listening", "host": self.config.host, "port": self.config.port,
-                "workers": self.config.workers, "pid": os.getpid()}
-        sys.stdout.write(json.dumps(line) + "\n")
-        sys.stdout.flush()
+        _say(event="listening", host=self.config.host, port=self.config.port,
+             workers=self.config.workers, pid=os.getpid())
         log.info("listening on %s:%d with %d workers", self.config.host, self.config.port,
                  self.config.workers)
         await self._supervise()
@@ -201,8 +207,10 @@ class Supervisor:
 
     async def _restart(self, worker: Worker) -> None:
         loop = asyncio.get_running_loop()
-        log.warning("%s exited unexpectedly with code %s; restarting it", worker.label,
-                    worker.proc.returncode)
+        code = worker.proc.returncode
+        log.warning("%s exited unexpectedly with code %s; restarting it", worker.label, code)
+        _say(event="worker_exit", index=worker.index, pid=worker.proc.pid, code=code,
+             signal=-code if code is not None and code < 0 else None, time=time.time())
         self._forget(worker)
         lived = loop.time() - worker.started
         delay = 0.0 if lived >= STABLE_AFTER_S else min(
@@ -216,10 +224,12 @@ class Supervisor:
                 return
         fresh = await self._spawn(worker.index)
         self.workers[worker.index] = fresh
-        fresh.ready.add_done_callback(
-            lambda ready: log.info("%s restarted and accepting", fresh.label) if ready.result()
-            else None
-        )
+        fresh.ready.add_done_callback(lambda ready: self._restarted(fresh) if ready.result() else None)
+
+    @staticmethod
+    def _restarted(worker: Worker) -> None:
+        log.info("%s restarted and accepting", worker.label)
+        _say(event="worker_restarted", index=worker.index, pid=worker.proc.pid, time=time.time())
 
     def _forget(self, worker: Worker) -> None:
         """A dead worker's open connections must stop counting in the summed gauge."""
@@ -257,6 +267,14 @@ class Supervisor:
             self._forget(worker)
         log.info("stopped (exit code %d)", code)
         return code
+
+
+def _say(**line: object) -> None:
+    """One JSON line on stdout (the listening line, then worker events); a reader that went away
+    is not our failure: the line is in the log too."""
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.write(json.dumps(line) + "\n")
+        sys.stdout.flush()
 
 
 def main(config: Config) -> int:

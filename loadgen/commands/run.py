@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from loadgen import exitcodes
+from loadgen.commands import salvage
 from loadgen.run_options import RunOptions, add_cli_options, check_inputs, locust_args
 
 DESCRIPTION = """\
@@ -101,13 +102,15 @@ def main(argv: Sequence[str]) -> int:
     # signals so as to report that code. Locust starts with both at their defaults: a parent shell
     # that ignored SIGINT (`bash -c 'wsrace run &'`) must not pass that on across exec.
     previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in STOP_SIGNALS}
+    launched = salvage.before_locust()  # a master that dies leaves its children to us
     try:
         proc = subprocess.Popen(cmd, env={**os.environ, **env}, preexec_fn=_default_stop_signals)
         code = proc.wait()
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-    return _verdict_code(code, results)
+    salvaged = salvage.after_locust(code, results, args.junit, launched)  # a master that died: its checkpoint
+    return salvaged if salvaged is not None else _verdict_code(code, results)
 
 
 def _default_stop_signals() -> None:

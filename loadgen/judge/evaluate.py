@@ -8,7 +8,8 @@ Checks, in the order they are returned:
 - per scenario that has thresholds but did not run: ``ran`` (failed: "did not run");
 - per server counter with a limit: its growth (failed when /metrics was unreachable);
 - run checks: ``nothing_ran`` if no scenario ran at all, ``interrupted`` if the run was cut short,
-  ``run_error`` if it broke, then the caller's own ``run_checks`` (e.g. ``target_shutdown``).
+  ``run_error`` if it broke, ``target_processes`` and ``load_processes`` (processes that died, see
+  :mod:`loadgen.judge.processes`), then the caller's own ``run_checks`` (e.g. ``target_shutdown``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from loadgen.judge.processes import process_checks
 from loadgen.judge.relative import ratio_checks
 from loadgen.judge.thresholds import ScenarioLimits, Thresholds
 
@@ -36,7 +38,9 @@ TIMES = "\N{MULTIPLICATION SIGN}"
 
 Category = Literal["scenario", "server", "run"]
 
-JUDGE_RUN_CHECKS: frozenset[str] = frozenset({"nothing_ran", "interrupted", "run_error"})
+JUDGE_RUN_CHECKS: frozenset[str] = frozenset(
+    {"nothing_ran", "interrupted", "run_error", "target_processes", "load_processes"}
+)
 """Run checks that :func:`evaluate` makes itself (the others come from the caller)."""
 
 
@@ -198,8 +202,8 @@ def evaluate(
     """Judge a results document (or any mapping with its ``scenarios``/``server``/``run`` parts).
 
     Only ``scenarios.*.{successes,failures,interrupted,failures_by_kind,steps}``, ``baseline``,
-    ``server.{available,counters,error}``, ``run.{interrupted,stop_reason}`` and ``run_error``
-    are read; stored rates and verdicts are ignored and recomputed.
+    ``server.{available,counters,error,resets}``, ``run.{interrupted,stop_reason}``, ``processes``
+    and ``run_error`` are read; stored rates and verdicts are ignored and recomputed.
     """
     scenarios: Mapping[str, Any] = doc.get("scenarios") or {}
     verdicts: list[Verdict] = []
@@ -222,5 +226,7 @@ def evaluate(
         verdicts.append(run_check("interrupted", False, msg))
     if doc.get("run_error"):
         verdicts.append(run_check("run_error", False, f"the run broke: {doc['run_error']}"))
+    for check in process_checks(doc):
+        verdicts.append(run_check(check.name, check.passed, check.message, value=check.value, limit=check.limit))
     verdicts += run_checks
     return verdicts

@@ -239,6 +239,7 @@ def build_results(
     server_resets: Sequence[Mapping[str, Any]] = (),
     server_samples: Sequence[Mapping[str, Any]] = (),
     baseline: Mapping[str, Any] | None = None,
+    processes: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Assemble a version-1 results document.
 
@@ -250,7 +251,9 @@ def build_results(
     :mod:`loadgen.counter_growth`). ``verdicts`` None (the usual case) means: judge now with
     ``evaluate(doc, thresholds, run_checks)``; given verdicts are used as they are.
     ``run_error`` says why the run broke, if it did. ``baseline`` is the latency probe's summary
-    (:func:`loadgen.judge.baseline.summarize`), None when the run had no probe.
+    (:func:`loadgen.judge.baseline.summarize`), None when the run had no probe. ``processes`` is
+    what was seen of the run's processes dying (:mod:`loadgen.judge.processes`), None to leave the
+    section out.
     """
     names = sorted(set(tallies) | set(step_stats))
     scenarios: dict[str, Any] = {}
@@ -280,6 +283,8 @@ def build_results(
     }
     if baseline is not None:  # only a run with a latency probe has one (docs/results-format.md)
         doc["baseline"] = dict(baseline)
+    if processes is not None:
+        doc["processes"] = dict(processes)
     if verdicts is None:
         verdicts = evaluate(doc, thresholds, run_checks)
     return with_verdicts(doc, thresholds, verdicts)

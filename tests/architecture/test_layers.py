@@ -27,7 +27,8 @@ LOADGEN_LEVELS = (
     ("loadgen.errors", "loadgen.session", "loadgen.client", "loadgen.metrics_scrape", "loadgen.tokens_source",
      "loadgen.children", "loadgen.bundled", "loadgen.run_options"),
     ("loadgen.context", "loadgen.collector", "loadgen.server_poller", "loadgen.shape", "loadgen.user",
-     "loadgen.plugin", "loadgen.probe", "loadgen.abort", "loadgen.interrupts"),
+     "loadgen.plugin", "loadgen.probe", "loadgen.abort", "loadgen.interrupts", "loadgen.process_watch",
+     "loadgen.checkpoint"),
     ("loadgen.cli", "loadgen.commands", "loadgen.bench", "loadgen.selftest", "loadgen.soak"),
 )
 """loadgen's levels, bottom up, as its package docstring lists them."""

@@ -214,7 +214,7 @@ def test_sigint_to_the_group_mid_stage(tmp_path: Path, processes: int) -> None:
                             expect_code=exitcodes.INTERRUPTED_SIGINT)
     assert interrupted_iterations(doc) > 0, doc["scenarios"]
     assert {v["check"]: v["passed"] for v in doc["verdicts"] if v["category"] == "run"} == {
-        "interrupted": False, "target_shutdown": True}
+        "interrupted": False, "target_shutdown": True, "target_processes": True, "load_processes": True}
 
 
 @pytest.mark.parametrize("processes", [0, 1, 2])

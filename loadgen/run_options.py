@@ -100,7 +100,7 @@ OPTIONS: Final[tuple[OptionSpec, ...]] = (
                default=str(paths.SCENARIOS_DIR), metavar="PATH", owner="locust"),
     OptionSpec(("--fault",), "start the bundled target with this race bug injected (repeatable; no --host)",
                metavar="NAME", action="append"),
-    OptionSpec(("--target-workers",), "worker processes of the bundled target (default: half the cores, at least 1)",
+    OptionSpec(("--target-workers",), "worker processes of the bundled target (default 1: jobs are per worker)",
                default=0, type=whole_number, metavar="N"),
     OptionSpec(("--secret",), f"HS256 secret to mint user tokens with (default: ${SECRET_ENV}, else the "
                "target app's development secret)", env_var=SECRET_ENV, is_secret=True),

@@ -56,7 +56,33 @@ POLL_S: Final = 0.1
 
 def install(environment: Any, interrupts: Interrupts) -> list[Any]:
     """Handle SIGINT and SIGTERM in this Locust process from now on; keep the returned handles."""
-    return [gevent.signal_handler(signum, _on_signal, environment, interrupts, signum) for signum in STOP_SIGNALS]
+    handles = [gevent.signal_handler(signum, _on_signal, environment, interrupts, signum) for signum in STOP_SIGNALS]
+    if isinstance(environment.runner, WorkerRunner):
+        _keep_locusts_handlers_off_workers()
+    return handles
+
+
+def _keep_locusts_handlers_off_workers() -> None:
+    """On a worker, leave out the SIGTERM handler Locust's ``main()`` installs after ``init``.
+
+    SIGTERM to the process group reaches every worker at the moment it reaches the master. Locust's
+    handler shuts a worker down at once; the master, which has only recorded the signal and ends the
+    run at its shape's next tick, then sees a worker quit and hands its users to the workers left —
+    which start them while they shut down themselves, so iterations were attempted that no report
+    ever counted (seen as attempts > successes + failures + interrupted). With this, SIGTERM on a
+    worker is handled like SIGINT: it waits for the master's "quit" (stop users, last report), and
+    quits on its own only if none comes (:data:`WORKER_GRACE_S`). A second signal still quits at once.
+    """
+    original = gevent.signal_handler
+
+    def signal_handler(signum: int, handler: Any, *args: Any, **kwargs: Any) -> Any:
+        if signum in STOP_SIGNALS:
+            log.debug("a later %s handler is left out on this worker: wsrace's handles it",
+                      signal.Signals(signum).name)
+            return None
+        return original(signum, handler, *args, **kwargs)
+
+    gevent.signal_handler = signal_handler
 
 
 def end_workers(runner: Any, interrupts: Interrupts, wait_s: float = END_WORKERS_S) -> None:

@@ -140,6 +140,10 @@ def _start_target(opts: RunOptions) -> tuple[BundledTarget, str]:
     return target, host
 
 
+LAST_REPORT_WAIT_S = 5.0
+"""How long a quitting worker waits for its users to be gone before its last report."""
+
+
 def _send_last_report(environment: Any, **_: Any) -> None:
     """A worker that quits (told by its master, or on a signal of its own) stops its users first,
     so that the iterations they were in are counted as interrupted, then reports them. Registered
@@ -147,6 +151,13 @@ def _send_last_report(environment: Any, **_: Any) -> None:
     reverse, so this report goes first."""
     runner = environment.runner
     runner.stop()
+    # Another stop may be under way at the same moment (SIGTERM reaches a --processes worker both
+    # through Locust's own handler and through the master's "quit"): Locust's stop() then returns
+    # while the other one is still killing users, whose iterations are counted as interrupted only
+    # as they exit. Wait for every user to be gone, or their counts would miss this last report.
+    if not runner.user_greenlets.join(timeout=LAST_REPORT_WAIT_S):
+        log.warning("users still running %.0f s after the stop: their iterations miss the last report",
+                    LAST_REPORT_WAIT_S)
     try:
         runner._send_stats()  # Locust's own final report, as its "quit" handler sends it
     except RPCError as exc:  # the master is gone: nobody is left to count this report

@@ -31,7 +31,6 @@ likely elsewhere.
 
 from __future__ import annotations
 
-import socket
 import time
 import uuid
 
@@ -40,6 +39,7 @@ from locust import task
 
 from loadgen.client import ProtocolClient
 from loadgen.errors import BadReply, StepTimeout
+from loadgen.session import slow_reader_connect
 from loadgen.user import RaceUser
 
 STEP_MS = 1000
@@ -51,26 +51,6 @@ BURST_SIZE = 16 * 1024
 """A burst larger than the outbox's flow window and the socket buffers: producing it waits for A."""
 HALT_GRACE_S = 5.0
 READ_TIMEOUT_S = 10.0
-RECEIVE_BUFFER = 8192
-"""A's TCP receive buffer (the kernel may round it up): the server feels a slow reader at once."""
-
-
-def slow_reader_socket(host: str, port: int, timeout: float) -> socket.socket:
-    """A TCP connection with a small receive window (as ``steady``'s slow reader; a locustfile cannot
-    import another locustfile)."""
-    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)  # before connect: sets the window
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.settimeout(timeout)
-        sock.connect(address)
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
 class IsolationUser(RaceUser):
     scenario = "isolation"
     fixed_count = 3
@@ -89,7 +69,7 @@ class IsolationUser(RaceUser):
             self.forget(self._a)
             self._a = None
         if self._a is None:
-            options = {"socket_factory": slow_reader_socket} if slow_a else {}
+            options = {"socket_factory": slow_reader_connect} if slow_a else {}
             with self.step("connect"):
                 client = self.connect(mode=self.next_auth_mode(), **options)
                 client.expect_ready()

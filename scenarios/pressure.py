@@ -1,7 +1,7 @@
 """pressure: every pushed promise — state events, burst items, replies — checked under every pressure.
 
 Each user holds two long-lived connections of its own, ``A`` and ``B``, both slow readers (a small
-TCP receive window, pauses while reading: see :func:`scenarios.steady.slow_reader_socket`). An
+TCP receive window, pauses while reading: see :func:`loadgen.session.slow_reader_connect`). An
 iteration:
 
 1. ``A`` starts several multi-step jobs and reads their ``started`` replies.
@@ -61,8 +61,8 @@ from locust import task
 
 from loadgen.client import ProtocolClient
 from loadgen.errors import StepTimeout
+from loadgen.session import slow_reader_connect
 from loadgen.user import RaceUser
-from scenarios.steady import slow_reader_socket
 
 ITERATION_DEADLINE_S = 8.0
 """Everything an iteration is owed must have arrived this long after it began (a slow CI runner's
@@ -102,7 +102,7 @@ class PressureUser(RaceUser):
             with self.step("connect"):
                 pair = []
                 for _ in range(2):
-                    client = self.connect(mode=self.next_auth_mode(), socket_factory=slow_reader_socket)
+                    client = self.connect(mode=self.next_auth_mode(), socket_factory=slow_reader_connect)
                     client.expect_ready()
                     pair.append(client)
             self._pair = (pair[0], pair[1])

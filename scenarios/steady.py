@@ -18,7 +18,6 @@ does not use: ``fast_halt`` catches it.)
 
 from __future__ import annotations
 
-import socket
 import time
 
 import gevent
@@ -26,25 +25,8 @@ from locust import task
 
 from loadgen.client import ProtocolClient
 from loadgen.errors import StepTimeout
+from loadgen.session import slow_reader_connect
 from loadgen.user import RaceUser
-
-RECEIVE_BUFFER = 8192
-"""Bytes of TCP receive buffer a slow reader asks for (the kernel may round it up)."""
-
-
-def slow_reader_socket(host: str, port: int, timeout: float) -> socket.socket:
-    """A TCP connection with a small receive window, so the server feels a slow reader at once."""
-    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)  # before connect: sets the window
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.settimeout(timeout)
-        sock.connect(address)
-    except OSError:
-        sock.close()
-        raise
-    return sock
 
 
 class SteadyUser(RaceUser):
@@ -65,7 +47,7 @@ class SteadyUser(RaceUser):
     def _session(self) -> ProtocolClient:
         if self._client is None or self._client.session.state != "open":
             with self.step("connect"):
-                client = self.connect(mode=self.next_auth_mode(), socket_factory=slow_reader_socket)
+                client = self.connect(mode=self.next_auth_mode(), socket_factory=slow_reader_connect)
                 client.expect_ready()
             self._client = client
         return self._client

@@ -69,13 +69,14 @@ still read are named in :mod:`~loadgen.session.connection`.
 """
 
 from loadgen.session.messages import ConnectionEnded, Session
-from loadgen.session.transport import SocketFactory, tcp_connect, unverified_ssl_context
+from loadgen.session.transport import SocketFactory, slow_reader_connect, tcp_connect, unverified_ssl_context
 from loadgen.urls import ws_url
 
 __all__ = [
     "ConnectionEnded",
     "Session",
     "SocketFactory",
+    "slow_reader_connect",
     "tcp_connect",
     "unverified_ssl_context",
     "ws_url",

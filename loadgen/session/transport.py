@@ -65,6 +65,27 @@ def tcp_connect(host: str, port: int, timeout: float) -> socket.socket:
     return sock
 
 
+SLOW_READER_BUFFER: Final = 8192
+"""Bytes of TCP receive buffer a slow reader asks for (the kernel may round it up)."""
+
+
+def slow_reader_connect(host: str, port: int, timeout: float) -> socket.socket:
+    """A :data:`SocketFactory` for a slow reader: a small TCP receive window, set before connecting
+    (that is what sets the window), so the server feels a reader that pauses at once — without it,
+    loopback buffers swallow a whole burst and the server never has to hold back."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SLOW_READER_BUFFER)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.settimeout(timeout)
+        sock.connect(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def open_socket(
     factory: SocketFactory,
     host: str,

@@ -65,6 +65,7 @@ def test_public_names() -> None:
         "ConnectionEnded",
         "Session",
         "SocketFactory",
+        "slow_reader_connect",
         "tcp_connect",
         "unverified_ssl_context",
         "ws_url",

@@ -47,3 +47,29 @@ def test_blocking_waits_end_with_timeout_error(pair: tuple[socket.socket, socket
     with pytest.raises(TimeoutError):
         for _ in range(1000):  # bounded: the socket buffers fill long before
             io.send(b"y" * 65536, 20 * MS)
+
+
+def test_slow_reader_connect_asks_for_a_small_window_before_connecting() -> None:
+    """The slow reader's socket has its small receive buffer (the kernel doubles what it is asked,
+    and may round up, but stays far below loopback's default) and reaches the listener."""
+    import socket
+
+    from loadgen.session import slow_reader_connect
+    from loadgen.session.transport import SLOW_READER_BUFFER
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        default = socket.socket()
+        try:
+            default_size = default.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        finally:
+            default.close()
+        sock = slow_reader_connect("127.0.0.1", port, 5.0)
+        try:
+            peer, _ = listener.accept()
+            peer.close()
+            size = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+            assert SLOW_READER_BUFFER <= size <= 4 * SLOW_READER_BUFFER < default_size
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        finally:
+            sock.close()

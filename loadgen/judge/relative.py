@@ -25,6 +25,12 @@ __all__ = ["RatioCheck", "format_ratio", "ratio_checks", "render_baseline"]
 
 TIMES = "\N{MULTIPLICATION SIGN}"
 
+BASELINE_FLOOR_MS = 10.0
+"""A ratio is taken to the baseline or to this, whichever is larger. An idle probe on a quiet
+machine answers in 1-2 ms, where scheduling jitter, a step's own sleeps and the load itself
+dominate any step: 42 ms against a 2 ms probe was 21x on a correct target (a separate master, whose
+probe was idle). Below 10 ms a ratio says nothing about a lock; above it, it holds on any speed."""
+
 
 @dataclass(frozen=True, slots=True)
 class RatioCheck:
@@ -79,11 +85,13 @@ def ratio_checks(
             why = problem or f"the baseline has no {limit.stat} above 0 ms"
             out.append(RatioCheck(metric, limit.max_ratio, None, False, f"{why}: cannot check {wanted}"))
         else:
-            ratio = value / base
+            reference = max(base, BASELINE_FLOOR_MS)
+            ratio = value / reference
             ok = ratio <= limit.max_ratio
             sign = "<=" if ok else ">"
+            floored = f" (floor {_ms(BASELINE_FLOOR_MS)} ms)" if reference > base else ""
             msg = (f"step {limit.step!r} {limit.stat} {_ms(value)} ms = {format_ratio(ratio)} the baseline's "
-                   f"{_ms(base)} ms {sign} limit {limit.max_ratio:g}{TIMES}")
+                   f"{_ms(base)} ms{floored} {sign} limit {limit.max_ratio:g}{TIMES}")
             out.append(RatioCheck(metric, limit.max_ratio, round(ratio, 3), ok, msg))
     return out
 

@@ -8,6 +8,7 @@ import pytest
 
 from loadgen.judge.abort import Breach, abort_metrics, first_breach
 from loadgen.judge.baseline import summarize
+from loadgen.judge.relative import BASELINE_FLOOR_MS
 from tests.judge.samples import limits, step
 
 THRESHOLDS = limits({
@@ -81,4 +82,4 @@ def test_first_breach_in_evaluation_order() -> None:
     relative_only = live(STEADY_BASE, steady=entry(50, echo=SLOW))
     breach = first_breach(relative_only, THRESHOLDS, 8.0)
     assert breach is not None and breach.metric == "latency.echo.p99_vs_baseline"
-    assert breach.value == 300 / 2.0
+    assert breach.value == 300 / max(2.0, BASELINE_FLOOR_MS)  # the probe's 2 ms is taken at its floor

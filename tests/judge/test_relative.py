@@ -11,6 +11,7 @@ import pytest
 from loadgen.judge.baseline import MAX_SAMPLES, MIN_ROUND_TRIPS, baseline_problem, percentile, summarize
 from loadgen.judge.config_errors import ConfigError
 from loadgen.judge.evaluate import evaluate
+from loadgen.judge.relative import BASELINE_FLOOR_MS
 from loadgen.judge.results import build_results
 from loadgen.judge.table import render_table
 from loadgen.judge.thresholds import (
@@ -129,12 +130,23 @@ def test_baseline_problems_are_named(base: dict[str, Any] | None, needle: str) -
 
 def test_ratio_within_and_over_the_limit() -> None:
     """The step's p99 over the baseline's p99: at most the limit passes, above fails, the ratio is the value."""
-    base = baseline([2.0] * 99 + [10.0])  # p99 = 2 ms
-    ok = judged({"echo": step(5, 8, 10)}, base)
-    assert [(v.passed, v.value, v.limit) for v in ok] == [(True, 10 / 2.0, 5.0)]
-    bad = judged({"echo": step(5, 8, 10.5)}, base)
-    assert [(v.passed, v.value) for v in bad] == [(False, 10.5 / 2.0)]
-    assert "p99 10.5 ms = 5.2\N{MULTIPLICATION SIGN} the baseline's 2 ms > limit 5" in bad[0].message
+    base = baseline([20.0] * 99 + [100.0])  # p99 = 20 ms, above the floor
+    ok = judged({"echo": step(50, 80, 100)}, base)
+    assert [(v.passed, v.value, v.limit) for v in ok] == [(True, 100 / 20.0, 5.0)]
+    bad = judged({"echo": step(50, 80, 105)}, base)
+    assert [(v.passed, v.value) for v in bad] == [(False, 105 / 20.0)]
+    assert "p99 105 ms = 5.2\N{MULTIPLICATION SIGN} the baseline's 20 ms > limit 5" in bad[0].message
+
+
+def test_a_quiet_baseline_is_taken_at_its_floor() -> None:
+    """A 2 ms baseline (an idle probe on a quiet machine) counts as BASELINE_FLOOR_MS: a correct
+    42 ms step is then not 21x but 4.2x; a step that waits like a lock still fails, and says so."""
+    base = baseline([2.0] * 100)
+    fine = judged({"echo": step(30, 40, 42)}, base)
+    assert [(v.passed, v.value) for v in fine] == [(True, 42 / BASELINE_FLOOR_MS)]
+    assert f"the baseline's 2 ms (floor {BASELINE_FLOOR_MS:g} ms) <= limit 5" in fine[0].message
+    locked = judged({"echo": step(300, 400, 500)}, base)
+    assert [(v.passed, v.value) for v in locked] == [(False, 500 / BASELINE_FLOOR_MS)]
 
 
 @pytest.mark.parametrize(("base", "needle"), [
@@ -161,25 +173,25 @@ def test_step_that_never_ran_fails_its_ratio() -> None:
 
 def test_results_carry_the_baseline_only_when_measured() -> None:
     """build_results writes ``baseline`` when given one, and judges ratios by it; without, no key."""
-    base = baseline([2.0] * 40)
+    base = baseline([20.0] * 40)
     thresholds = limits({"scenarios": {"steady": {"latency": {"echo": {"p99_vs_baseline": 5}}}}})
-    args: dict[str, Any] = {"run_meta": meta(), "tallies": {}, "step_stats": {"steady": {"echo": step(2, 6, 9)}},
+    args: dict[str, Any] = {"run_meta": meta(), "tallies": {}, "step_stats": {"steady": {"echo": step(20, 60, 90)}},
                             "server_counters": {}, "thresholds": thresholds}
     with_base = build_results(**args, baseline=base)
     assert with_base["baseline"] == base
     ratio = next(v for v in with_base["verdicts"] if v["metric"] == "latency.echo.p99_vs_baseline")
-    assert ratio["value"] == 9 / 2.0 and ratio["passed"]
+    assert ratio["value"] == 90 / 20.0 and ratio["passed"]
     assert "baseline" not in build_results(**args)
 
 
 def test_table_shows_baseline_and_ratio() -> None:
     """The verdict table prints the baseline's percentiles and a row per ratio: ms, baseline ms, ratio, limit."""
     doc = good_doc()
-    doc["baseline"] = baseline([3.0] * 100)
+    doc["baseline"] = baseline([3.0] * 100)  # below the floor: ratios are to BASELINE_FLOOR_MS
     thresholds = limits({"scenarios": {"steady": {"latency": {"echo": {"p99_vs_baseline": 5}}}}})
     verdicts = evaluate(doc, thresholds)
     text = render_table(verdicts, doc)
     assert "latency baseline (probe echo, 100 round trips): p50 3, p95 3, p99 3 ms" in text
     row = next(line for line in text.splitlines() if line.startswith("steady") and "p99" in line.split())
-    assert row.split() == ["steady", "echo", "p99", "9", "3", "3.0\N{MULTIPLICATION SIGN}",
+    assert row.split() == ["steady", "echo", "p99", "9", "3", f"{9 / BASELINE_FLOOR_MS:.1f}\N{MULTIPLICATION SIGN}",
                            "5\N{MULTIPLICATION SIGN}", "PASS"]

@@ -5,4 +5,8 @@ runs them in stages (``--profile quick|full`` or ``--schedule FILE``); ``thresho
 default pass thresholds. Files starting with ``_`` are not locustfiles. The directory's path, for
 code that needs it, is :data:`loadgen.paths.SCENARIOS_DIR` (not here: inside a Locust run this
 package is loaded as a plain directory of locustfiles).
+
+Scenarios build on :mod:`loadgen` (``RaceUser``, ``ProtocolClient``, the session, the error kinds)
+and talk to a server over the network; they never import ``target_app`` (tests/architecture
+checks it), so the same files test any server that speaks PROTOCOL.md.
 """

@@ -9,4 +9,6 @@
 - :mod:`.report`: medians, spreads, ratios, targets, the table and the JSON (pure).
 
 Importing this package loads nothing: the generators must patch gevent before anything else.
+It may import the rest of loadgen (the generators use its session and user); nothing in loadgen
+below the CLI imports it.
 """

@@ -8,30 +8,18 @@ from typing import Any
 import gevent
 import pytest
 from gevent import GreenletExit
-from locust import task
-from locust.env import Environment
 
 from loadgen.errors import SeqGap
 from loadgen.user import ITERATION, RaceUser
-
-
-class _User(RaceUser):
-    scenario = "unit"
-
-    @task
-    def nothing(self) -> None:
-        pass
+from tests.in_locust.users import user_with_events
 
 
 @pytest.fixture
-def user_and_events() -> tuple[_User, list[dict[str, Any]]]:
-    env = Environment(user_classes=[_User], host="ws://127.0.0.1:1")
-    events: list[dict[str, Any]] = []
-    env.events.request.add_listener(lambda **kwargs: events.append(kwargs))
-    return _User(env), events
+def user_and_events() -> tuple[RaceUser, list[dict[str, Any]]]:
+    return user_with_events("unit")
 
 
-def _tally(user: _User):
+def _tally(user: RaceUser):
     return user.ctx.collector.tallies()["unit"]
 
 

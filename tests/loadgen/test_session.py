@@ -30,30 +30,9 @@ from websockets.server import ServerProtocol
 import loadgen.session as session_module
 from loadgen.errors import BadReply, HandshakeFailed, SessionClosedError, StepTimeout
 from loadgen.session import ConnectionEnded, Session, unverified_ssl_context, ws_url
+from tests.loadgen.threads import run_thread, wait_for
 
 MS = 0.001 * float(__import__("os").environ.get("WSRACE_TEST_TIME_SCALE", "1"))
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(MS)
-
-
-def run_thread(target: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
-    """Run ``target`` in a thread; the list gets its result or exception."""
-    out: list[Any] = []
-
-    def wrapper() -> None:
-        try:
-            out.append(target())
-        except BaseException as exc:
-            out.append(exc)
-
-    thread = threading.Thread(target=wrapper, daemon=True)
-    thread.start()
-    return thread, out
 
 
 # --------------------------------------------------------------------------- pure parts

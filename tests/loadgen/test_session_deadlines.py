@@ -8,9 +8,6 @@ checks the deadline arithmetic the session does, never the wall clock.
 from __future__ import annotations
 
 import queue
-import threading
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,6 +17,7 @@ from websockets.server import ServerProtocol
 
 from loadgen.errors import StepTimeout
 from loadgen.session import Session
+from tests.loadgen.threads import run_thread, wait_for
 
 REAL_WAIT = 5.0  # real seconds any step of these tests may take before it fails
 
@@ -78,27 +76,6 @@ class ControlledSocket:
         self.feed(b"")  # wake a read still waiting: EOF
 
 
-def wait_for(predicate: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + REAL_WAIT
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.001)
-
-
-def run_thread(target: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
-    out: list[Any] = []
-
-    def wrapper() -> None:
-        try:
-            out.append(target())
-        except BaseException as exc:
-            out.append(exc)
-
-    thread = threading.Thread(target=wrapper, daemon=True)
-    thread.start()
-    return thread, out
-
-
 @pytest.fixture
 def opened() -> Any:
     clock = FakeClock(100.0)
@@ -116,17 +93,17 @@ def test_a_second_reader_is_bounded_by_its_own_deadline(opened: Any) -> None:
     clock, sock, session = opened
     reads_at_start = len(sock.reads)
     first, first_out = run_thread(lambda: session.recv(10, "first"))  # deadline 110
-    wait_for(lambda: session.readers_waiting == 1 and len(sock.reads) == reads_at_start + 1)
+    wait_for(lambda: session.readers_waiting == 1 and len(sock.reads) == reads_at_start + 1, REAL_WAIT)
     assert sock.reads[-1] == (100.0, 10.0)
 
     clock.now = 103.0
     second, second_out = run_thread(lambda: session.recv(10, "second"))  # deadline 113
-    wait_for(lambda: session.readers_waiting == 2)  # waiting behind the first one's read
+    wait_for(lambda: session.readers_waiting == 2, REAL_WAIT)  # waiting behind the first one's read
 
     clock.now = 105.0
     sock.feed_text('{"n":1}')  # one message for two readers: one returns, the other reads on
-    wait_for(lambda: bool(first_out) or bool(second_out))
-    wait_for(lambda: len(sock.reads) == reads_at_start + 2)
+    wait_for(lambda: bool(first_out) or bool(second_out), REAL_WAIT)
+    wait_for(lambda: len(sock.reads) == reads_at_start + 2, REAL_WAIT)
     if first_out:
         assert first_out == [{"n": 1}]
         left, left_out, deadline, step = second, second_out, 113.0, "second"
@@ -137,7 +114,7 @@ def test_a_second_reader_is_bounded_by_its_own_deadline(opened: Any) -> None:
 
     clock.now = 108.0
     sock.feed(Frame(Opcode.PING, b"p").serialize(mask=False))  # a read with no message: retry
-    wait_for(lambda: len(sock.reads) == reads_at_start + 3)
+    wait_for(lambda: len(sock.reads) == reads_at_start + 3, REAL_WAIT)
     assert sock.reads[-1] == (108.0, deadline - 108.0)
 
     clock.now = deadline
@@ -154,10 +131,10 @@ def test_recv_many_shares_one_deadline(opened: Any) -> None:
     reads_at_start = len(sock.reads)
     thread, out = run_thread(lambda: session.recv_many(3, 10))  # deadline 110
     for n, now in enumerate([104.0, 107.0], start=1):
-        wait_for(lambda n=n: len(sock.reads) == reads_at_start + n)
+        wait_for(lambda n=n: len(sock.reads) == reads_at_start + n, REAL_WAIT)
         clock.now = now
         sock.feed_text(f'{{"n":{n}}}')
-    wait_for(lambda: len(sock.reads) == reads_at_start + 3)
+    wait_for(lambda: len(sock.reads) == reads_at_start + 3, REAL_WAIT)
     assert [timeout for _, timeout in sock.reads[reads_at_start:]] == [10.0, 6.0, 3.0]
     sock.feed_text('{"n":3}')
     thread.join(REAL_WAIT)

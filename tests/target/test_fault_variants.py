@@ -25,6 +25,7 @@ from loadgen.protocol import wire
 from loadgen.protocol.errors import OutOfOrder, SeqGap
 from tests.support.target import Target, running_target
 from tests.target.client import Client, ametric, await_metric, run
+from tests.target.faulty import observe
 
 pytestmark = pytest.mark.e2e
 
@@ -32,20 +33,6 @@ SLOW_RCVBUF: Final = 8192
 """A slow reader's receive buffer: the server feels it at once."""
 ACK_WAIT_S: Final = 10.0
 """A deadline for the server's acknowledgement (never an expected duration)."""
-
-
-@pytest.fixture(scope="module")
-def correct() -> Iterator[Target]:
-    with running_target() as target:
-        yield target
-
-
-def observe(fault: str | None, correct: Target, observation: Any, *extra: str) -> Any:
-    """Run ``observation(target)`` on the correct app, or on a fresh app with ``fault``."""
-    if fault is None and not extra:
-        return run(observation(correct))
-    with running_target(*(("--fault", fault) if fault else ()), *extra) as target:
-        return run(observation(target))
 
 
 @contextlib.contextmanager

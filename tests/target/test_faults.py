@@ -11,7 +11,6 @@ import contextlib
 import inspect
 import socket
 import time
-from collections.abc import Iterator
 from typing import Any, Final
 
 import pytest
@@ -20,22 +19,9 @@ from websockets.asyncio.server import serve
 from loadgen.protocol import metrics as names
 from tests.support.target import Target, running_target
 from tests.target.client import Client, ametric, run
+from tests.target.faulty import observe
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def correct() -> Iterator[Target]:
-    with running_target() as target:
-        yield target
-
-
-def observe(fault: str | None, correct: Target, observation: Any, *extra: str) -> Any:
-    """Run ``observation(target)`` on the correct app, or on a fresh app with ``fault``."""
-    if fault is None and not extra:
-        return run(observation(correct))
-    with running_target(*(("--fault", fault) if fault else ()), *extra) as target:
-        return run(observation(target))
 
 
 # ------------------------------------------------------------------------------ lost-snapshot

@@ -61,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="test only this fault (repeatable; default: every fault)")
     parser.add_argument("--parallel", type=_positive(int), default=default_parallel(), metavar="N",
                         help=f"runs at once (default: half the cores, here {default_parallel()})")
+    parser.add_argument("--repeat", type=_positive(int), default=1, metavar="N",
+                        help="run the whole self-test N times (rounds) and say how often each fault "
+                             "was caught and the clean run passed (default 1)")
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON")
     parser.add_argument("--profile", choices=paths.PROFILES, default="quick",
                         help="shipped schedule each run uses (default quick)")
@@ -114,9 +117,11 @@ def main(argv: Sequence[str]) -> int:
     else:
         directory = Path(tempfile.mkdtemp(prefix="wsrace-selftest-"))
     run_args = _run_args(args)
-    runs = [runner.spec(None, directory, run_args)] + [runner.spec(n, directory, run_args) for n in names]
+    rounds = [_round_specs(names, directory, run_args, k, args.repeat) for k in range(1, args.repeat + 1)]
+    runs = [run for specs in rounds for run in specs]
     total = args.total_timeout or math.ceil(len(runs) / args.parallel) * args.run_timeout
-    sys.stderr.write(f"wsrace selftest: {len(runs)} runs ({len(names)} faults and a clean run), "
+    times = f" x {args.repeat} rounds" if args.repeat > 1 else ""
+    sys.stderr.write(f"wsrace selftest: {len(runs)} runs ({len(names)} faults and a clean run{times}), "
                      f"{args.parallel} at a time; results and logs in {directory}\n")
     finished = 0
 
@@ -124,16 +129,33 @@ def main(argv: Sequence[str]) -> int:
         nonlocal finished
         finished += 1
         outcome = matrix.judge(record)
-        sys.stderr.write(f"  [{finished}/{len(runs)}] {record.fault or '(clean run)'}: "
+        where = f"{Path(record.results_path or '').parent.name} " if args.repeat > 1 else ""
+        sys.stderr.write(f"  [{finished}/{len(runs)}] {where}{record.fault or '(clean run)'}: "
                          f"{outcome.status} - {outcome.summary()}\n")
 
     records = runner.run_all(runs, parallel=args.parallel, run_timeout=args.run_timeout,
                              total_timeout=total, on_done=progress)
     settings = {"profile": args.profile, "schedule": args.schedule, "thresholds": args.thresholds,
-                "parallel": args.parallel, "run_timeout_s": args.run_timeout,
+                "parallel": args.parallel, "repeat": args.repeat, "run_timeout_s": args.run_timeout,
                 "total_timeout_s": total, "results_dir": str(directory), "cpus": os.cpu_count()}
-    rep = matrix.report(records, names, settings)
-    sys.stdout.write(matrix.render(rep))
+    per_round = len(runs) // args.repeat
+    reports = [matrix.report(records[k * per_round:(k + 1) * per_round], names, settings)
+               for k in range(args.repeat)]
+    rep: matrix.Report | matrix.RepeatReport
+    if args.repeat == 1:
+        rep = reports[0]
+        sys.stdout.write(matrix.render(rep))
+    else:
+        rep = matrix.RepeatReport(tuple(reports), settings)
+        sys.stdout.write(matrix.render_repeated(rep))
     if args.json is not None:
         atomic_write_text(args.json, json.dumps(rep.to_json(), indent=2) + "\n")
     return exitcodes.PASS if rep.passed else exitcodes.FAILED
+
+
+def _round_specs(names: Sequence[str], directory: Path, run_args: Sequence[str], k: int,
+                 repeat: int) -> list[runner.RunSpec]:
+    """Round ``k``'s runs (the clean run first); with repeats, each round in its own ``round-K``."""
+    where = directory if repeat == 1 else directory / f"round-{k:0{len(str(repeat))}d}"
+    where.mkdir(exist_ok=True)
+    return [runner.spec(None, where, run_args)] + [runner.spec(n, where, run_args) for n in names]

@@ -22,8 +22,8 @@ from typing import Any, Final, Literal
 from loadgen.judge.evaluate import TIMES
 
 __all__ = [
-    "FORMAT", "VERSION", "Detection", "Outcome", "Report", "RunRecord", "detections", "judge",
-    "render", "report",
+    "FORMAT", "VERSION", "Detection", "Outcome", "RepeatReport", "Repeated", "Report", "RunRecord",
+    "detections", "judge", "render", "render_repeated", "report",
 ]
 
 FORMAT: Final = "wsrace-selftest"
@@ -216,3 +216,90 @@ def render(rep: Report) -> str:
 
 def _secs(outcome: Outcome) -> str:
     return "-" if outcome.seconds is None else f"{outcome.seconds:.0f}s"
+
+
+@dataclass(frozen=True)
+class Repeated:
+    """One fault (or the clean run, ``fault`` None) over every round of a repeated self-test."""
+
+    fault: str | None
+    outcomes: tuple[Outcome, ...]
+
+    def count(self, status: Status) -> int:
+        return sum(outcome.status == status for outcome in self.outcomes)
+
+    @property
+    def good(self) -> int:
+        """Rounds that went the right way: caught for a fault, pass for the clean run."""
+        return self.count("pass" if self.fault is None else "caught")
+
+    def caught_by(self) -> list[tuple[str, int]]:
+        """Each ``source: what`` that failed, with the number of rounds it failed in, most first."""
+        rounds: dict[str, int] = {}
+        for outcome in self.outcomes:
+            for label in dict.fromkeys(f"{d.source}: {d.what}" for d in outcome.caught_by):
+                rounds[label] = rounds.get(label, 0) + 1
+        return sorted(rounds.items(), key=lambda item: (-item[1], item[0]))
+
+
+@dataclass(frozen=True)
+class RepeatReport:
+    """The same self-test ``len(rounds)`` times: how often each fault was caught, the clean run green."""
+
+    rounds: tuple[Report, ...]
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def clean(self) -> Repeated:
+        return Repeated(None, tuple(r.clean or Outcome(None, "broken", reason="not run") for r in self.rounds))
+
+    @property
+    def faults(self) -> tuple[Repeated, ...]:
+        if not self.rounds:
+            return ()
+        names = [o.fault for o in self.rounds[0].faults]
+        return tuple(Repeated(name, tuple(r.faults[i] for r in self.rounds)) for i, name in enumerate(names))
+
+    @property
+    def passed(self) -> bool:
+        """Every round passed: each fault caught every time, the clean run green every time."""
+        return bool(self.rounds) and all(r.passed for r in self.rounds)
+
+    def to_json(self) -> dict[str, Any]:
+        def tally(rep: Repeated) -> dict[str, Any]:
+            statuses = ("pass", "false_alarm", "broken") if rep.fault is None else ("caught", "missed", "broken")
+            return {"fault": rep.fault, "runs": len(rep.outcomes),
+                    **{status: rep.count(status) for status in statuses},
+                    "caught_by": [{"check": label, "runs": n} for label, n in rep.caught_by()]}
+
+        return {
+            "format": FORMAT, "version": VERSION, "settings": dict(self.settings),
+            "repeat": len(self.rounds),
+            "summary": {"clean": tally(self.clean), "faults": [tally(f) for f in self.faults]},
+            "rounds": [r.to_json() for r in self.rounds],
+            "passed": self.passed,
+        }
+
+
+def render_repeated(rep: RepeatReport, limit: int = 3) -> str:
+    """One line per fault: in how many rounds it was caught (the clean run: passed), and by what."""
+    runs = len(rep.rounds)
+    rows: list[tuple[str, str, str, str]] = []
+    for each in (rep.clean, *rep.faults):
+        word = "pass" if each.fault is None else "caught"
+        bad = [f"{each.count(s)} {_STATUS_TEXT[s]}" for s in ("missed", "false_alarm", "broken") if each.count(s)]
+        labels = each.caught_by()
+        text = ", ".join(f"{label} ({n}/{runs})" for label, n in labels[:limit])
+        if len(labels) > limit:
+            text += f", +{len(labels) - limit} more"
+        rows.append((each.fault or "(clean run)", f"{each.good}/{runs} {word}", ", ".join(bad) or "-",
+                     text or "-"))
+    width = max([len("fault")] + [len(row[0]) for row in rows])
+    lines = [f"{'fault':<{width}}  {'result':<13}  {'otherwise':<12}  caught by (rounds)"]
+    lines += [f"{a:<{width}}  {b:<13}  {c:<12}  {d}" for a, b, c, d in rows]
+    always = sum(f.good == runs for f in rep.faults)
+    lines.append("")
+    lines.append(f"score: {always}/{len(rep.faults)} faults caught in {runs}/{runs} rounds; "
+                 f"clean run passed {rep.clean.good}/{runs}")
+    lines.append("selftest: " + ("PASS" if rep.passed else "FAIL"))
+    return "\n".join(lines) + "\n"

@@ -34,3 +34,10 @@ def test_parallel_must_be_a_positive_whole_number(value: str) -> None:
     with pytest.raises(SystemExit) as exc:
         cli.main(["selftest", "--parallel", value])
     assert exc.value.code == 2
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "ten"])
+def test_repeat_must_be_a_positive_whole_number(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["selftest", "--repeat", value])
+    assert exc.value.code == 2 and "--repeat" in capsys.readouterr().err

@@ -8,7 +8,17 @@ from typing import Any
 import pytest
 
 from loadgen.judge.evaluate import TIMES
-from loadgen.selftest.matrix import Detection, Outcome, RunRecord, detections, judge, render, report
+from loadgen.selftest.matrix import (
+    Detection,
+    Outcome,
+    RepeatReport,
+    RunRecord,
+    detections,
+    judge,
+    render,
+    render_repeated,
+    report,
+)
 
 
 def verdict(category: str, check: str, metric: str, passed: bool, **extra: Any) -> dict[str, Any]:
@@ -132,3 +142,50 @@ def test_the_table_names_each_fault_what_caught_it_and_the_score() -> None:
 def test_a_long_list_of_detections_is_cut_and_says_how_many_more() -> None:
     found = tuple(Detection("steady", f"kind{n}", n) for n in range(6))
     assert Outcome("x", "caught", found).summary(limit=4).endswith("; +2 more")
+
+
+def _rounds(*rounds: list[RunRecord], faults: list[str]) -> RepeatReport:
+    return RepeatReport(tuple(report(records, faults) for records in rounds))
+
+
+def test_a_repeated_selftest_passes_only_when_every_round_passed() -> None:
+    """One missed round of one fault, or one false alarm of the clean run, fails the repeat."""
+    faults = ["a", "b"]
+    good = [RunRecord(None, 0, CLEAN), RunRecord("a", 1, FAST_HALT_FAILED), RunRecord("b", 1, FAST_HALT_FAILED)]
+    b_missed = [*good[:2], RunRecord("b", 0, CLEAN)]
+    alarm = [RunRecord(None, 1, FAST_HALT_FAILED), *good[1:]]
+    assert _rounds(good, good, faults=faults).passed
+    assert not _rounds(good, b_missed, good, faults=faults).passed
+    assert not _rounds(alarm, good, faults=faults).passed
+    assert not RepeatReport(()).passed
+
+
+def test_the_repeat_counts_each_outcome_over_the_rounds() -> None:
+    """Counts per fault are derived from the rounds given; caught_by says in how many rounds."""
+    faults = ["a"]
+    rounds = [[RunRecord(None, 0, CLEAN), RunRecord("a", 1, FAST_HALT_FAILED)],
+              [RunRecord(None, 1, FAST_HALT_FAILED), RunRecord("a", 0, CLEAN)],
+              [RunRecord(None, 0, CLEAN), RunRecord("a", None, None, error="stopped")]]
+    rep = _rounds(*rounds, faults=faults)
+    a = rep.faults[0]
+    assert (a.count("caught"), a.count("missed"), a.count("broken")) == (1, 1, 1)
+    assert rep.clean.good == 2 and rep.clean.count("false_alarm") == 1
+    assert ("fast_halt: bad_reply", 1) in a.caught_by()
+    doc = json.loads(json.dumps(rep.to_json()))
+    assert doc["repeat"] == len(rounds) and len(doc["rounds"]) == len(rounds)
+    assert doc["summary"]["faults"][0] | {"caught_by": None} == {
+        "fault": "a", "runs": 3, "caught": 1, "missed": 1, "broken": 1, "caught_by": None}
+    assert doc["summary"]["clean"]["pass"] == 2 and doc["passed"] is False
+
+
+def test_the_repeat_table_says_how_often_each_fault_was_caught() -> None:
+    faults = ["a", "b"]
+    good = [RunRecord(None, 0, CLEAN), RunRecord("a", 1, FAST_HALT_FAILED), RunRecord("b", 1, FAST_HALT_FAILED)]
+    b_missed = [*good[:2], RunRecord("b", 0, CLEAN)]
+    lines = render_repeated(_rounds(good, b_missed, faults=faults)).splitlines()
+    assert "2/2 pass" in next(line for line in lines if line.startswith("(clean run)"))
+    row_a = next(line for line in lines if line.startswith("a "))
+    assert "2/2 caught" in row_a and "fast_halt: bad_reply (2/2)" in row_a
+    assert "1 MISSED" in next(line for line in lines if line.startswith("b "))
+    assert "score: 1/2 faults caught in 2/2 rounds; clean run passed 2/2" in lines
+    assert lines[-1] == "selftest: FAIL"

@@ -11,6 +11,7 @@ run: $(VENV)/.installed
 	$(BIN)/wsrace run --profile quick $(ARGS)
 
 test: $(VENV)/.installed
+	.ci/install-chromium
 	$(BIN)/ruff check .
 	$(BIN)/pytest $(ARGS)
 

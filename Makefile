@@ -11,7 +11,7 @@ run: $(VENV)/.installed
 	$(BIN)/wsrace run --profile quick $(ARGS)
 
 test: $(VENV)/.installed
-	.ci/install-chromium
+	.ci/install-system-deps
 	$(BIN)/ruff check .
 	$(BIN)/pytest $(ARGS)
 

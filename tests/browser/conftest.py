@@ -1,6 +1,6 @@
 """A real, headless Chromium for the browser tests: Debian's, driven by Playwright, never a download.
 
-``.ci/install-chromium`` (run by ``make test``) installs Debian's ``chromium`` where it can; where
+``.ci/install-system-deps`` (run by ``make test``) installs Debian's ``chromium`` where it can; where
 there is none, every browser test skips with that reason. ``WSRACE_CHROMIUM`` points at another
 binary. Screenshots go to ``test-artifacts/browser/`` (``WSRACE_ARTIFACTS`` moves the root) so a
 CI job can keep them.
@@ -27,7 +27,7 @@ machine's closed network refuses."""
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"no Chromium at {CHROMIUM}: .ci/install-chromium could not install Debian's "
+        pytest.skip(f"no Chromium at {CHROMIUM}: .ci/install-system-deps could not install Debian's "
                     "chromium here (set WSRACE_CHROMIUM to another binary)")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:

@@ -33,6 +33,7 @@ from locust import events
 from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
 from loadgen.checkpoint import Checkpointer, checkpoint_path
+from loadgen.collector import REPORT_KEY
 from loadgen.context import ATTR as CONTEXT_ATTR
 
 if TYPE_CHECKING:
@@ -46,6 +47,9 @@ ATTR: Final = "wsrace_process_watch"
 """The ``Environment`` attribute the watch hangs on (beside the run context)."""
 PID_KEY: Final = "wsrace_pid"
 """The key of a worker's pid in its reports to the master."""
+COUNTED: Final = ("attempts", "successes", "failures", "interrupted")
+"""What each worker's reports add up to, over all scenarios (``load.reports[worker].counted``): the
+master's totals are these summed over workers, which a distributed test can check."""
 TARGET_READ_INTERVAL_S: Final = 0.5
 WORKERS_CHECK_INTERVAL_S: Final = 1.0
 MASTER_SILENCE_S: Final = 10.0
@@ -100,6 +104,10 @@ class ProcessWatch:
     def worker_report(self, client_id: str, data: dict[str, Any]) -> None:
         seen = self.workers.setdefault(client_id, {"reports": 0, "pid": None})
         seen.update(reports=seen["reports"] + 1, last_report_t=self.now(), last_report_at=_iso(time.time()))
+        counted = seen.setdefault("counted", dict.fromkeys(COUNTED, 0))
+        for tally in (data.get(REPORT_KEY) or {}).values():  # deltas since its last report, per scenario
+            for name in COUNTED:
+                counted[name] += int(tally.get(name, 0))
         if data.get(PID_KEY) is not None:
             seen["pid"] = data[PID_KEY]
         lost = self.lost.get(client_id)
@@ -109,7 +117,7 @@ class ProcessWatch:
     def check_workers(self, runner: Any) -> None:
         """Record every worker the master has marked missing, once."""
         for client in list(runner.clients.all):
-            self.workers.setdefault(client.id, {"reports": 0, "pid": None})
+            self.workers.setdefault(client.id, {"reports": 0, "pid": None, "counted": dict.fromkeys(COUNTED, 0)})
             if client.state == STATE_MISSING and client.id not in self.lost:
                 seen = self.workers[client.id]
                 self.lost[client.id] = {

@@ -39,6 +39,25 @@ def test_worker_reports_carry_pid_and_time_and_a_return_clears_the_loss() -> Non
     assert watch.lost["w1"]["reported_again_t"] is not None
 
 
+def test_each_workers_reports_add_up_to_its_counted_iterations() -> None:
+    """Reports carry deltas per scenario: a worker's ``counted`` is their sum over reports and
+    scenarios, and the workers' counts together are the collector's totals."""
+    from loadgen.collector import REPORT_KEY, Collector
+
+    watch, master = ProcessWatch(t0_unix=time.time(), t0_monotonic=time.monotonic()), Collector()
+    reports = {"w1": [{"steady": {"attempts": 3, "successes": 2, "failures": 1, "failures_by_kind": {"timeout": 1}}},
+                      {"steady": {"attempts": 1, "interrupted": 1}, "pressure": {"attempts": 2, "successes": 2}}],
+               "w2": [{"pressure": {"attempts": 5, "successes": 4, "interrupted": 1}}]}
+    for worker, sent in reports.items():
+        for data in sent:
+            watch.worker_report(worker, {REPORT_KEY: data})
+            master.absorb(data)
+    totals = master.tallies().values()
+    for name in ("attempts", "successes", "failures", "interrupted"):
+        assert sum(watch.workers[w]["counted"][name] for w in reports) == sum(getattr(t, name) for t in totals)
+    assert watch.workers["w1"]["counted"] == {"attempts": 6, "successes": 4, "failures": 1, "interrupted": 1}
+
+
 def test_checkpoints_are_written_at_once_then_each_interval_until_finished(tmp_path: Path) -> None:
     """The first checkpoint at start, more while the run goes, none after it finished; each a whole
     document with its ``checkpoint`` time; discarded only once the results file exists."""

@@ -128,7 +128,8 @@ def _exit(code: int, message: str) -> NoReturn:
 
 def _start_target(opts: RunOptions) -> tuple[BundledTarget, str]:
     """The bundled target, started, and its base URL; exits 2 or 3 if it does not start."""
-    target = BundledTarget(workers=opts.target_workers or default_workers(), faults=opts.faults, secret=opts.secret)
+    target = BundledTarget(workers=opts.target_workers or default_workers(), faults=opts.faults, secret=opts.secret,
+                           extra_args=("--broker", opts.target_broker) if opts.target_broker else ())
     try:
         host = target.start()
     except StartFailed as exc:

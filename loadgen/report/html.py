@@ -29,7 +29,8 @@ __all__ = ["SECTION_ID", "body_start", "inject", "page", "section"]
 SECTION_ID: Final = "wsrace-report"
 
 STYLE: Final = f"""
-#{SECTION_ID} {{ all: initial; display: block; box-sizing: border-box; margin: 0; padding: 16px 24px;
+#{SECTION_ID} {{ all: initial; display: block; box-sizing: border-box; margin: 0;
+  padding: 16px max(24px, calc(50% - 640px));
   background: #ffffff; color: #1a1a1a; font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif;
   border-bottom: 3px solid #cccccc; }}
 #{SECTION_ID} h2 {{ font-size: 20px; margin: 0 0 6px; }}
@@ -77,10 +78,11 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, numeric: fr
 def _run_line(doc: Mapping[str, Any]) -> str:
     run: Mapping[str, Any] = doc.get("run") or {}
     parts = []
-    if run.get("profile"):
+    schedule = str(run.get("schedule") or "")
+    if run.get("profile") and schedule.endswith(f"schedule-{run['profile']}.toml"):
         parts.append(f"profile {run['profile']}")
-    elif run.get("schedule"):
-        parts.append(f"schedule {run['schedule']}")
+    elif schedule:
+        parts.append(f"schedule {schedule}")
     if run.get("duration_s") is not None:
         parts.append(f"{float(run['duration_s']):.0f} s")
     if run.get("host"):

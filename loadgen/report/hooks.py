@@ -35,7 +35,7 @@ from loadgen.report import sampler
 from loadgen.report.html import inject, page, section
 from loadgen.report.plot import plot_path, render_png, write_png
 
-__all__ = ["LIVE_NOTE", "REPORT_PATH", "install", "own_report_path", "timeline", "write_outputs"]
+__all__ = ["LIVE_NOTE", "REPORT_PATH", "add_to_report", "install", "own_report_path", "timeline", "write_outputs"]
 
 log = logging.getLogger("wsrace")
 
@@ -93,11 +93,11 @@ def write_outputs(environment: Any, results: str, doc: dict[str, Any]) -> None:
     if html_file:
         ctx = run_context(environment)
         started_unix = time.time() - (time.monotonic() - ctx.started_monotonic)
-        _add_to_report(Path(html_file), section(doc, png), started_unix)
+        add_to_report(Path(html_file), section(doc, png), started_unix)
     sys.stdout.flush()
 
 
-def _add_to_report(html_file: Path, fragment: str, started_unix: float) -> None:
+def add_to_report(html_file: Path, fragment: str, started_unix: float) -> None:
     """The verdict into Locust's report of this run; a page of wsrace's own where that cannot be."""
     try:
         fresh = html_file.stat().st_mtime >= started_unix - 1.0  # a report left by an earlier run is not this one's

@@ -12,4 +12,6 @@ import os
 
 IN_LOCUST_ENV = "WSRACE_IN_LOCUST_CHILD"
 
+pytest_plugins = ["tests.support.quick_run"]  # the session's one quick-profile run, shared by e2e and browser tests
+
 collect_ignore = [] if os.environ.get(IN_LOCUST_ENV) else ["in_locust"]

@@ -26,7 +26,7 @@ included):
    :mod:`.checkpoint` (the master's results as of now, for a master that dies), and the rest of
    :mod:`loadgen.report` (the sampler of each run, the plot and the HTML report at the end).
 5. The CLI: :mod:`.cli` and :mod:`loadgen.commands`
-   (``wsrace run|serve|check|compare|bench|selftest|soak``), :mod:`loadgen.bench`,
+   (``wsrace run|serve|check|compare|plot|bench|selftest|soak``), :mod:`loadgen.bench`,
    :mod:`loadgen.selftest` (every fault against the scenarios) and :mod:`loadgen.soak` (a profile
    again and again against one target). Only ``wsrace serve`` (:mod:`loadgen.commands.serve`)
    imports ``target_app``, to hand over to it; nothing else of loadgen does.

@@ -12,9 +12,10 @@ put in a group that one xdist worker runs in order:
   tests read) are made once;
 - ``tests/ci/``: one group, because its session fixtures (the workflow's quick run...) are shared by
   all its modules;
-- the modules that run Locust with ``--processes``: one group, because Locust's ``--processes``
-  master always binds port 5557 (its workers are forked before it binds, so the port cannot come
-  from the OS), and two such runs at once would collide.
+- the modules that run Locust with ``--processes``, or use the shared ``quick_run`` fixture (a
+  ``--processes 2`` run made once per session): one group, because Locust's ``--processes`` master
+  always binds port 5557 (its workers are forked before it binds, so the port cannot come from the
+  OS), two such runs at once would collide, and the shared run is then made once.
 """
 
 from __future__ import annotations
@@ -26,13 +27,16 @@ import pytest
 
 IN_LOCUST_ENV = "WSRACE_IN_LOCUST_CHILD"
 
+pytest_plugins = ["tests.support.quick_run"]  # the session's one quick-profile run, shared by e2e and browser tests
+
 collect_ignore = [] if os.environ.get(IN_LOCUST_ENV) else ["in_locust"]
 
 TESTS = Path(__file__).resolve().parent
 LOCUST_PROCESSES_MODULES = frozenset({
     "e2e/test_signals_e2e.py", "e2e/test_deaths_e2e.py", "e2e/test_scenarios_e2e.py",
+    "e2e/test_report_e2e.py", "browser/test_report.py",
 })
-"""Modules that start ``locust --processes N`` (grep for it when adding one)."""
+"""Modules that start ``locust --processes N`` or use ``quick_run`` (tests/architecture checks it)."""
 
 
 def xdist_group_of(path: Path) -> str:

@@ -18,7 +18,8 @@ the web UI get nothing from it. It
   results paths are the last lines of the run. An exit that skips ``quit`` still prints it (atexit).
 
 On a terminal the line is rewritten in place; a log record written to the terminal erases it first
-(a handler filter) and the next tick draws it again, so records and the line never share a line.
+(a handler filter) and the next tick draws it again, so records and the line never share a line; a
+stage that ended just before the record keeps its last line above it.
 """
 
 from __future__ import annotations
@@ -54,9 +55,7 @@ class _EraseLineFirst(logging.Filter):
         self.progress = progress
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.progress.policy.drawn:
-            self.progress.stream.write(ERASE_LINE)
-            self.progress.stream.flush()
+        self.progress.before_record()
         return True
 
 
@@ -102,6 +101,12 @@ class Progress:
         if text:
             self.stream.write(text)
             self.stream.flush()
+
+    def before_record(self) -> None:
+        """A log record is about to be written to the terminal: bring the line up to date (a stage
+        that just ended keeps its line above the record), then erase it; the next tick redraws it."""
+        if self.policy.drawn:
+            self._write(self.policy.step(self.snapshot(), time.monotonic()) + ERASE_LINE)
 
     def start(self, **_: Any) -> None:
         if self._greenlet is not None:

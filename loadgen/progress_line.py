@@ -1,11 +1,12 @@
 """A headless run's progress line: its text, and when it is written — pure, time given, no I/O.
 
-One line per stage: ``stage 2/5 'connect-storm'``, the time left in it, the users running, the
-iterations and failures counted so far in the run. Where stdout is a terminal the line is a bar
-rewritten in place (``\\r`` and erase-to-end-of-line) and left on screen when its stage ends; in a
-CI log, where every write is a line of its own, it is a plain line when a stage starts, one every
-:data:`PLAIN_INTERVAL_S` while it runs and one when it ends — at most
-:func:`plain_lines_bound` lines for a stage of a given length.
+One line per stage: ``stage 2/5 'connect-storm'``, the time left in it, the users running of the
+stage's users (``12/40 users`` while they start), the iterations and failures counted so far in
+the run. Where stdout is a terminal the line is a bar rewritten in place (``\\r`` and
+erase-to-end-of-line) and left on screen when its stage ends; in a CI log, where every write is a
+line of its own, it is a plain line when a stage starts, one every :data:`PLAIN_INTERVAL_S` while
+it runs and one when it ends — at most :func:`plain_lines_bound` lines for a stage of a given
+length.
 
 :class:`LinePolicy` turns snapshots (:class:`Snapshot`, what the run is at a given moment) into the
 exact text to write; :mod:`loadgen.progress` feeds it from the running Locust process.
@@ -43,6 +44,8 @@ class Snapshot:
     users: int
     iterations: int
     failures: int
+    stage_users: int | None = None
+    """The users the stage asks for (None: no stage)."""
 
 
 def snapshot(schedule: Schedule | None, elapsed_s: float | None, users: int, iterations: int,
@@ -58,7 +61,8 @@ def snapshot(schedule: Schedule | None, elapsed_s: float | None, users: int, ite
     stage = schedule.stages[index]
     started = math.fsum(s.duration for s in schedule.stages[:index])
     in_stage = min(max(elapsed_s - started, 0.0), stage.duration)
-    return Snapshot(index, len(schedule.stages), stage.name, stage.duration, in_stage, users, iterations, failures)
+    return Snapshot(index, len(schedule.stages), stage.name, stage.duration, in_stage, users, iterations, failures,
+                    stage.users)
 
 
 def _bar(done: float, width: int) -> str:
@@ -69,7 +73,8 @@ def _bar(done: float, width: int) -> str:
 def render(snap: Snapshot, *, bar: bool, ended: bool = False) -> str:
     """The progress line's text (no newline); ``bar`` draws the terminal's bar, ``ended`` marks a
     stage that is over."""
-    counts = (f"{snap.users} users, {snap.iterations} iterations, "
+    running = f"{snap.users}" if snap.stage_users is None else f"{snap.users}/{snap.stage_users}"
+    counts = (f"{running} users, {snap.iterations} iterations, "
               f"{snap.failures} {'failure' if snap.failures == 1 else 'failures'}")
     if snap.stage_index is None:
         where = "starting" if snap.stages else f"running {snap.in_stage_s:.0f} s"

@@ -40,17 +40,19 @@ def _drive(policy: LinePolicy, schedule: Schedule, tick_s: float, offset_s: floa
 
 
 def test_the_plain_line_names_stage_time_left_users_iterations_and_failures() -> None:
-    """A plain line says stage i/n and its name, whole seconds left of the stage, and the counts."""
-    snap = snapshot(_schedule(10, 20), 13.5, users=12, iterations=345, failures=1)
-    assert render(snap, bar=False) == "progress: stage 2/2 's1': 17 s left of 20 s, 12 users, 345 iterations, 1 failure"
-    assert render(snap, bar=False, ended=True) == "progress: stage 2/2 's1': ended, 12 users, 345 iterations, 1 failure"
+    """A plain line says stage i/n and its name, whole seconds left of the stage, the users running
+    of the stage's users, and the counts."""
+    snap = snapshot(_schedule(10, 20), 13.5, users=4, iterations=345, failures=1)
+    head = "progress: stage 2/2 's1': "
+    assert render(snap, bar=False) == head + "17 s left of 20 s, 4/6 users, 345 iterations, 1 failure"
+    assert render(snap, bar=False, ended=True) == head + "ended, 4/6 users, 345 iterations, 1 failure"
 
 
 def test_the_terminal_bar_fills_with_the_time_spent_in_the_stage() -> None:
     """The bar shows the share of the stage done: half way, half the bar; ended, all of it."""
     snap = snapshot(_schedule(10), 5.0, users=3, iterations=0, failures=0)
     half = "[" + "#" * (BAR_WIDTH // 2) + "-" * (BAR_WIDTH - BAR_WIDTH // 2) + "]"
-    assert render(snap, bar=True) == f"stage 1/1 's0' {half} 5 s left of 10 s, 3 users, 0 iterations, 0 failures"
+    assert render(snap, bar=True) == f"stage 1/1 's0' {half} 5 s left of 10 s, 3/5 users, 0 iterations, 0 failures"
     assert "[" + "#" * BAR_WIDTH + "]" in render(snap, bar=True, ended=True)
 
 
@@ -108,7 +110,7 @@ def test_the_last_line_has_the_final_counts_and_nothing_follows_it() -> None:
     policy, schedule = LinePolicy(tty=False), _schedule(30)
     policy.step(snapshot(schedule, 1.0, 5, 10, 0), 1.0)
     end = policy.finish(snapshot(schedule, 2.0, 0, 99, 4))
-    assert end == "progress: stage 1/1 's0': ended, 0 users, 99 iterations, 4 failures\n"
+    assert end == "progress: stage 1/1 's0': ended, 0/5 users, 99 iterations, 4 failures\n"
     assert policy.finish() == "" and policy.step(snapshot(schedule, 3.0, 5, 100, 4), 3.0) == ""
 
 

@@ -44,7 +44,7 @@ from locust import events
 from locust.exception import RPCError
 from locust.runners import MasterRunner, WorkerRunner
 
-from loadgen import abort, exitcodes, interrupts, paths, process_watch
+from loadgen import abort, exitcodes, interrupts, paths, process_watch, progress
 from loadgen.bundled import BundledTarget, StartFailed, default_workers
 from loadgen.collector import REPORT_KEY
 from loadgen.context import ATTR, Interrupts, JudgePlan, RunContext, attach, run_context
@@ -197,6 +197,7 @@ def _on_init(environment: Any, **_: Any) -> None:
                                          poller=ServerPoller(environment.host), interrupts=received))
     assert ctx.poller is not None
     ctx.poller.start()
+    progress.install(environment, ctx)  # headless: a progress line, Locust's tables off, the verdict last
     if isinstance(runner, MasterRunner):
 
         def absorb(client_id: str, data: dict[str, Any], **__: Any) -> None:
@@ -357,14 +358,15 @@ def _judge_and_write(environment: Any, ctx: RunContext) -> None:
                         baseline=baseline, timeline=report.timeline(environment, final=True),
                         processes=process_watch.report(environment, ctx))
     verdicts = [Verdict.from_dict(v) for v in doc["verdicts"]]
-    sys.stdout.write("\n" + render_table(verdicts, doc) + "\n")
+    out = progress.output(environment)
+    out("\n" + render_table(verdicts, doc) + "\n")
     opts = ctx.options
     try:
         write_results(opts.results, doc)
-        sys.stdout.write(f"results: {os.path.abspath(opts.results)}\n")
+        out(f"results: {os.path.abspath(opts.results)}\n")
         if opts.junit:
             write_junit(opts.junit, doc)
-            sys.stdout.write(f"junit: {os.path.abspath(opts.junit)}\n")
+            out(f"junit: {os.path.abspath(opts.junit)}\n")
     except OSError as exc:
         sys.stderr.write(f"wsrace: could not write the results: {exc}\n")
         return  # the exit code stays BROKEN: results that were not written are never a pass

@@ -68,7 +68,7 @@ class OptionSpec:
     help: str
     default: Any = None
     metavar: str | None = None
-    action: Literal["store", "append"] = "store"
+    action: Literal["store", "append", "store_true"] = "store"
     type: Any = None
     choices: tuple[str, ...] | None = None
     env_var: str | None = None
@@ -83,6 +83,8 @@ class OptionSpec:
         kwargs: dict[str, Any] = {"help": self.help, "dest": self.dest}
         if self.action == "append":
             kwargs.update(action="append", default=[])
+        elif self.action == "store_true":
+            kwargs.update(action="store_true", default=False)
         else:
             kwargs["default"] = self.default
         for name in ("metavar", "type", "choices"):
@@ -116,6 +118,8 @@ OPTIONS: Final[tuple[OptionSpec, ...]] = (
     OptionSpec(("--results",), f"where to write the JSON results (default {DEFAULT_RESULTS})",
                default=DEFAULT_RESULTS, metavar="PATH"),
     OptionSpec(("--junit",), "also write JUnit XML for CI test reporters", metavar="PATH"),
+    OptionSpec(("--locust-stats",), "headless: also print Locust's request tables (every 2 s and a final "
+               "summary) instead of one progress line per stage", action="store_true"),
 )
 
 
@@ -154,6 +158,8 @@ def locust_args(args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
         if spec.action == "append":
             for item in value:
                 argv += [spec.flags[0], item]
+        elif spec.action == "store_true":
+            argv += [spec.flags[0]] if value else []
         elif value is None or (value == spec.default and spec.owner == "wsrace"):
             continue
         elif spec.env_var:
@@ -178,6 +184,7 @@ class RunOptions:
     results: str = DEFAULT_RESULTS
     junit: str | None = None
     profile: str | None = None
+    locust_stats: bool = False
 
     @classmethod
     def from_namespace(cls, ns: Any) -> RunOptions:
@@ -199,6 +206,7 @@ class RunOptions:
             results=get("results", DEFAULT_RESULTS),
             junit=get("junit", None),
             profile=get("profile", None),
+            locust_stats=bool(get("locust_stats", False)),
         )
 
 

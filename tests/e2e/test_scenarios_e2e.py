@@ -37,6 +37,14 @@ def test_quick_profile_passes_on_the_correct_app_with_two_processes(quick_run: Q
     for name, entry in doc["scenarios"].items():
         assert entry["iterations"] > 0 and entry["failures"] == 0, (name, entry)
     assert quick_run.junit.read_text().startswith("<?xml")
+    # Only the master prints progress (workers have no schedule: theirs would say "running"/"starting"),
+    # and it counts the workers' merged reports.
+    progress = [line for line in finished.output.splitlines() if line.startswith("progress: ")]
+    stages = parse_schedule(default_schedule("quick")).stages
+    assert all(line.startswith("progress: stage ") for line in progress), progress
+    ended = [line for line in progress if ": ended, " in line]
+    assert [line.split("'")[1] for line in ended] == [stage.name for stage in stages], progress
+    assert f" {sum(e['iterations'] for e in doc['scenarios'].values())} iterations" in ended[-1]
 
 
 FAULTS = [

@@ -42,7 +42,7 @@ CLI_ARGV = [
      "--target-broker", "unix:///tmp/redis.sock",
      "--junit", "j.xml", "--thresholds", "t.toml", "--schedule", "s.toml", "--profile", "quick"],
     ["--host", "ws://127.0.0.1:1", "--secret", "s3cret", "--token-command", "echo x"],
-    ["--token-file", "tokens.txt"],
+    ["--token-file", "tokens.txt", "--locust-stats"],
     [],
 ]
 

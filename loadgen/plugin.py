@@ -377,7 +377,7 @@ def _judge_and_write(environment: Any, ctx: RunContext) -> None:
         environment.process_exit_code = exitcodes.interrupted(meta.signal)
     else:
         environment.process_exit_code = exitcodes.PASS if doc["passed"] else exitcodes.FAILED
-    report.write_outputs(environment, opts.results, doc)  # the PNG, the verdict in --html: the code is set
+    report.write_outputs(environment, opts.results, doc, out)  # the PNG, the verdict in --html: the code is set
 
 
 # --------------------------------------------------------------------------- deaths

@@ -80,24 +80,27 @@ def own_report_path(html_file: str | Path) -> Path:
     return path.with_name(f"{path.stem}.wsrace.html")
 
 
-def write_outputs(environment: Any, results: str, doc: dict[str, Any]) -> None:
-    """The PNG beside ``results`` and, with ``--html``, the verdict in that report."""
+def write_outputs(environment: Any, results: str, doc: dict[str, Any],
+                  out: Callable[[str], Any] = sys.stdout.write) -> None:
+    """The PNG beside ``results`` and, with ``--html``, the verdict in that report; the paths are
+    said through ``out`` (with the results path, after the verdict)."""
     png: bytes | None = None
     png_file = plot_path(results)
     try:
         png = write_png(doc, png_file)
-        sys.stdout.write(f"plot: {os.path.abspath(png_file)}\n")
+        out(f"plot: {os.path.abspath(png_file)}\n")
     except (OSError, ValueError) as exc:
         sys.stderr.write(f"wsrace: could not write the plot {png_file}: {exc}\n")
     html_file = getattr(getattr(environment, "parsed_options", None), "html_file", None)
     if html_file:
         ctx = run_context(environment)
         started_unix = time.time() - (time.monotonic() - ctx.started_monotonic)
-        add_to_report(Path(html_file), section(doc, png), started_unix)
+        add_to_report(Path(html_file), section(doc, png), started_unix, out)
     sys.stdout.flush()
 
 
-def add_to_report(html_file: Path, fragment: str, started_unix: float) -> None:
+def add_to_report(html_file: Path, fragment: str, started_unix: float,
+                  out: Callable[[str], Any] = sys.stdout.write) -> None:
     """The verdict into Locust's report of this run; a page of wsrace's own where that cannot be."""
     try:
         fresh = html_file.stat().st_mtime >= started_unix - 1.0  # a report left by an earlier run is not this one's
@@ -109,11 +112,11 @@ def add_to_report(html_file: Path, fragment: str, started_unix: float) -> None:
             added = inject(html_file.read_text(encoding="utf-8"), fragment)
             if added is not None:
                 atomic_write_text(html_file, added)
-                sys.stdout.write(f"report: {os.path.abspath(html_file)} (verdict and plot added)\n")
+                out(f"report: {os.path.abspath(html_file)} (verdict and plot added)\n")
                 return
             why = "its report has no <body> to put the verdict in"
         own = own_report_path(html_file)
         atomic_write_text(own, page(fragment))
-        sys.stdout.write(f"report: {why}; the verdict and plot are in {os.path.abspath(own)}\n")
+        out(f"report: {why}; the verdict and plot are in {os.path.abspath(own)}\n")
     except (OSError, UnicodeDecodeError) as exc:
         sys.stderr.write(f"wsrace: could not add the verdict to the HTML report {html_file}: {exc}\n")

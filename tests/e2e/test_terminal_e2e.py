@@ -20,6 +20,7 @@ from loadgen.judge.evaluate import Verdict
 from loadgen.judge.schedule import parse_schedule
 from loadgen.judge.table import render_table
 from loadgen.progress_line import plain_lines_bound
+from loadgen.report.plot import plot_path
 from tests.support.wsrace_cli import Finished, run_wsrace
 
 RUN_TIMEOUT_S = 120
@@ -56,11 +57,12 @@ def _run(tmp_path: Path, *extra: str) -> tuple[Finished, list[str]]:
 
 def _verdict_block(finished: Finished) -> list[str]:
     """The lines the verdict must end the output with: its table (after a blank line), then the
-    results path, as the plugin writes them."""
+    results path and the plot beside it, as the plugin writes them."""
     doc = finished.results()
     assert finished.results_path is not None
     table = render_table([Verdict.from_dict(v) for v in doc["verdicts"]], doc)
-    return f"\n{table}\nresults: {os.path.abspath(finished.results_path)}\n".splitlines()
+    results = os.path.abspath(finished.results_path)
+    return f"\n{table}\nresults: {results}\nplot: {plot_path(results)}\n".splitlines()
 
 
 def _check_verdict(finished: Finished) -> None:

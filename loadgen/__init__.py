@@ -9,8 +9,9 @@ included):
    state machine, the error taxonomy, tokens, close codes, metric names, the fault catalogue. It
    imports nothing else of the project and no event loop or socket.
 2. Pure helpers with no Locust: :mod:`.urls` (a target's URLs), :mod:`.paths` (the shipped
-   scenarios, schedules, thresholds), :mod:`.exitcodes`, :mod:`.counter_growth`, and
-   :mod:`loadgen.judge` (thresholds, schedule, results, verdicts, JUnit, compare).
+   scenarios, schedules, thresholds), :mod:`.exitcodes`, :mod:`.counter_growth`, :mod:`.backoff` (a user's wait after
+   fast failures), and :mod:`loadgen.judge` (thresholds, schedule, results, verdicts, JUnit, compare,
+   the web UI's Thresholds tab as data).
 3. I/O without Locust: :mod:`loadgen.session` (the gevent-native WebSocket client on websockets'
    sans-I/O core), :mod:`.client` (``ProtocolClient``: drives a session, judges by the core's
    conversation rules), :mod:`.metrics_scrape`, :mod:`.tokens_source`, :mod:`.children` (child
@@ -21,7 +22,8 @@ included):
    bundled target, verdict at quit), :mod:`.probe` (the run's latency baseline), :mod:`.abort`
    (``abort = true``: stop at the first breach), :mod:`.interrupts` (SIGINT/SIGTERM: a graceful
    stop, then a quick one), :mod:`.process_watch` (processes that died during the run),
-   :mod:`.checkpoint` (the master's results as of now, for a master that dies).
+   :mod:`.checkpoint` (the master's results as of now, for a master that dies), :mod:`.webui` (the
+   Thresholds tab, the start form, one fresh run per start in Locust's web UI).
 5. The CLI: :mod:`.cli` and :mod:`loadgen.commands`
    (``wsrace run|serve|check|compare|bench|selftest|soak``), :mod:`loadgen.bench`,
    :mod:`loadgen.selftest` (every fault against the scenarios) and :mod:`loadgen.soak` (a profile

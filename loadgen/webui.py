@@ -44,7 +44,7 @@ from typing import Any, Final
 
 import gevent
 from flask import Response, jsonify, make_response, request
-from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner
+from locust.runners import STATE_CLEANUP, STATE_RUNNING, STATE_SPAWNING, STATE_STOPPING, MasterRunner
 
 from loadgen import exitcodes
 from loadgen.context import JudgePlan, RunContext, run_context
@@ -62,6 +62,10 @@ CSV_ROUTE: Final = "/wsrace/verdict.csv"
 WORKER_REPORT_WAIT_S: Final = 5.0
 """How long a stop waits for each worker's first report after it (Locust's workers report every 3 s)."""
 URL_WAIT_S: Final = 10.0
+SETTLE_WAIT_S: Final = 20.0
+"""How long the page's poll during a stop waits for the stop and its verdict."""
+JUDGE_WAIT_S: Final = 30.0
+"""How long a start waits for the verdict of the run before it (a few seconds: probe, poller, workers)."""
 
 
 @dataclass(frozen=True)
@@ -98,12 +102,17 @@ class WebRuns:
         self.pending_host: str | None = None
         self.pending_plan: JudgePlan | None = None
         self.reports: dict[str, float] = {}
+        self.judging: gevent.Greenlet | None = None
 
     # ------------------------------------------------------------------ the start
 
-    def refusal(self, host: str, schedule: str | None) -> str | None:
-        """Why a start with this host (and schedule file) from the form cannot run, or None; keeps
-        what it checked for the start."""
+    def refusal(self, host: str, schedule: str | None, thresholds: str | None) -> str | None:
+        """Why a start with this host (and schedule and thresholds files) from the form cannot run,
+        or None; keeps what it checked for the start."""
+        if self.judging is not None:
+            self.judging.join(timeout=JUDGE_WAIT_S)
+            if not self.judging.dead:
+                return "the last run is still being judged: start again in a moment"
         ctx = run_context(self.environment)
         host = host.strip()
         if not host:
@@ -119,11 +128,14 @@ class WebRuns:
         except exitcodes.UsageError as exc:
             return str(exc)
         plan = ctx.plan
-        if schedule and plan is not None and schedule != plan.schedule_path:
+        if plan is not None and ((schedule and schedule != plan.schedule_path)
+                                 or (thresholds and thresholds != plan.thresholds_path)):
             try:
-                plan = self.hooks.load_plan(self.environment, replace(self.options, schedule=schedule))
+                plan = self.hooks.load_plan(self.environment, replace(
+                    self.options, schedule=schedule or self.options.schedule,
+                    thresholds=thresholds or self.options.thresholds))
             except (ConfigError, exitcodes.UsageError) as exc:
-                return f"schedule: {exc}"
+                return str(exc)
         self.pending_host, self.pending_plan = host, plan
         return None
 
@@ -150,10 +162,18 @@ class WebRuns:
     # ------------------------------------------------------------------ the stop
 
     def stop(self) -> None:
-        """Judge the run the page stopped (or whose schedule ended), as headless judges at quit."""
+        """Judge the run the page stopped (or whose schedule ended), as headless judges at quit.
+
+        In a greenlet of its own: ``test_stop`` fires inside the shape's greenlet when the schedule
+        ends, which a click on Stop at that moment kills. The run counts as finished from here on,
+        so that a ``quitting`` meanwhile waits for this verdict instead of making its own."""
         ctx = run_context(self.environment)
         if self.runs == 0 or not ctx.judging or ctx.finished or ctx.interrupts.first:
             return  # nothing started from the page, already judged, or a signal: the plugin's quitting judges
+        ctx.finished = True
+        self.judging = gevent.spawn(self._judge, ctx)
+
+    def _judge(self, ctx: RunContext) -> None:
         self._wait_for_workers()
         try:
             self.hooks.judge(self.environment, ctx, False)
@@ -162,9 +182,11 @@ class WebRuns:
         watch = getattr(self.environment, "wsrace_process_watch", None)
         if watch is not None and watch.checkpointer is not None:
             watch.checkpointer.discard_if(ctx.options.results)
+        if run_context(self.environment) is not ctx:
+            return  # a new run started meanwhile: the tab is its
         try:
             self.judged = load_results(ctx.options.results)
-        except ConfigError as exc:  # not written (the plugin said why): show the document as of the stop
+        except ConfigError as exc:  # not written (the plugin said why): the tab shows the run as of now
             log.error("web UI: the results of run %d are not readable: %s", self.runs, exc)
 
     def _wait_for_workers(self) -> None:
@@ -182,6 +204,19 @@ class WebRuns:
                     ", ".join(waiting))
 
     # ------------------------------------------------------------------ the tab
+
+    def _settling(self) -> bool:
+        return (str(self.environment.runner.state) in (STATE_CLEANUP, STATE_STOPPING)
+                or (self.judging is not None and not self.judging.dead))
+
+    def settle(self) -> bool:
+        """Wait (by a deadline) while a stop or its verdict is under way; True if there was one."""
+        if not self._settling():
+            return False
+        deadline = time.monotonic() + SETTLE_WAIT_S
+        while self._settling() and time.monotonic() < deadline:
+            gevent.sleep(0.1)
+        return True
 
     def rows(self) -> list[dict[str, str]]:
         environment = self.environment
@@ -222,7 +257,8 @@ class WebRuns:
         schedule = plan.schedule
         out = {"schedule": field(plan.schedule_path or "",
                                  f"{len(schedule.stages)} stages, {schedule.total_duration:g} s; the schedule drives "
-                                 "the user count: users and ramp up above are not used")}
+                                 "the user count: users and ramp up above are not used; loaded at each start"),
+               "thresholds": field(plan.thresholds_path, "pass thresholds (TOML), loaded at each start")}
         for index, stage in enumerate(schedule.stages, 1):
             out[f"stage_{index}"] = field(
                 f"{stage.name}: {', '.join(stage.scenarios)}; {stage.users} users at {stage.spawn_rate:g}/s "
@@ -268,7 +304,8 @@ def install(environment: Any, hooks: Hooks) -> WebRuns:
     def refuse_bad_start() -> Response | None:
         if request.method != "POST" or not request.path.rstrip("/").endswith("/swarm"):
             return None
-        problem = runs.refusal(request.form.get("host", ""), request.form.get("schedule") or None)
+        problem = runs.refusal(request.form.get("host", ""), request.form.get("schedule") or None,
+                               request.form.get("thresholds") or None)
         if problem is None:
             return None
         log.error("web UI: start refused: %s", problem)
@@ -278,6 +315,10 @@ def install(environment: Any, hooks: Hooks) -> WebRuns:
     def add_tab(response: Response) -> Response:
         if request.path.rstrip("/").endswith("/stats/requests") and response.is_json:
             data = response.get_json()
+            if runs.settle():
+                # The page polls only while the runner spawns or runs: its poll during a stop is
+                # its last. Answered once the stop and its verdict are done, it shows the verdict.
+                data.update(state=environment.runner.state, user_count=environment.runner.user_count)
             data["extended_stats"] = [{"key": TAB_KEY, "data": runs.rows()}]
             response.set_data(json.dumps(data))
         return response

@@ -9,10 +9,11 @@ included):
    state machine, the error taxonomy, tokens, close codes, metric names, the fault catalogue. It
    imports nothing else of the project and no event loop or socket.
 2. Pure helpers with no Locust: :mod:`.urls` (a target's URLs), :mod:`.paths` (the shipped
-   scenarios, schedules, thresholds), :mod:`.exitcodes`, :mod:`.counter_growth`,
-   :mod:`loadgen.judge` (thresholds, schedule, results, verdicts, JUnit, compare),
-   :mod:`.progress_line` (a headless run's progress line: its text and when it is written), and the
-   pure parts of :mod:`loadgen.report`: :mod:`~loadgen.report.timeline` (per-interval samples),
+   scenarios, schedules, thresholds), :mod:`.exitcodes`, :mod:`.counter_growth`, :mod:`.backoff`
+   (a user's wait after fast failures), :mod:`loadgen.judge` (thresholds, schedule, results,
+   verdicts, JUnit, compare, the web UI's Thresholds tab as data), :mod:`.progress_line` (a
+   headless run's progress line: its text and when it is written), and the pure parts of
+   :mod:`loadgen.report`: :mod:`~loadgen.report.timeline` (per-interval samples),
    :mod:`~loadgen.report.plot` (the PNG) and :mod:`~loadgen.report.html` (the verdict in HTML).
 3. I/O without Locust: :mod:`loadgen.session` (the gevent-native WebSocket client on websockets'
    sans-I/O core), :mod:`.client` (``ProtocolClient``: drives a session, judges by the core's
@@ -25,8 +26,9 @@ included):
    (``abort = true``: stop at the first breach), :mod:`.interrupts` (SIGINT/SIGTERM: a graceful
    stop, then a quick one), :mod:`.process_watch` (processes that died during the run),
    :mod:`.checkpoint` (the master's results as of now, for a master that dies), :mod:`.progress`
-   (a quiet headless terminal: the progress line, Locust's tables off, the verdict last), and the
-   rest of :mod:`loadgen.report` (the sampler of each run, the plot and the HTML report at the end).
+   (a quiet headless terminal: the progress line, Locust's tables off, the verdict last),
+   :mod:`.webui` (the Thresholds tab, the start form, one fresh run per start in Locust's web UI),
+   and the rest of :mod:`loadgen.report` (the sampler of each run, the plot and the HTML report).
 5. The CLI: :mod:`.cli` and :mod:`loadgen.commands`
    (``wsrace run|serve|check|compare|plot|bench|selftest|soak``), :mod:`loadgen.bench`,
    :mod:`loadgen.selftest` (every fault against the scenarios) and :mod:`loadgen.soak` (a profile

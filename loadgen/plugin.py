@@ -44,7 +44,7 @@ from locust import events
 from locust.exception import RPCError
 from locust.runners import MasterRunner, WorkerRunner
 
-from loadgen import abort, exitcodes, interrupts, paths, process_watch, progress
+from loadgen import abort, exitcodes, interrupts, paths, process_watch, progress, webui
 from loadgen.bundled import BundledTarget, StartFailed, default_workers
 from loadgen.collector import REPORT_KEY
 from loadgen.context import ATTR, Interrupts, JudgePlan, RunContext, attach, run_context
@@ -192,24 +192,35 @@ def _on_init(environment: Any, **_: Any) -> None:
     target = None
     if not environment.host:
         target, environment.host = _start_target(opts)
-    # The run starts here, with the target up: the context is made once, with every part of it.
-    ctx = attach(environment, RunContext(opts, tokens, plan=plan, host=environment.host, target=target,
-                                         poller=ServerPoller(environment.host), interrupts=received))
-    assert ctx.poller is not None
-    ctx.poller.start()
-    progress.install(environment, ctx)  # headless: a progress line, Locust's tables off, the verdict last
+    _begin_run(environment, RunContext(opts, tokens, plan=plan, host=environment.host, target=target,
+                                       interrupts=received))
+    progress.install(environment, run_context(environment))  # headless: a progress line, the verdict last
+    # each run's timeline, the plot and the HTML report (the run of now: the web UI begins one per start)
+    report.install(environment, snapshot=lambda: _checkpoint_doc(environment, run_context(environment)))
     if isinstance(runner, MasterRunner):
 
         def absorb(client_id: str, data: dict[str, Any], **__: Any) -> None:
-            ctx.workers_reporting.add(client_id)
-            ctx.collector.absorb(data.get(REPORT_KEY) or {})
+            now = run_context(environment)  # the run of now: the web UI begins one per start
+            now.workers_reporting.add(client_id)
+            now.collector.absorb(data.get(REPORT_KEY) or {})
 
         environment.events.worker_report.add_listener(absorb)
+    if environment.web_ui is not None:  # runs started and judged from the page (loadgen.webui)
+        webui.install(environment, webui.Hooks(_begin_run, _judge_and_write, _checkpoint_doc, _load_plan,
+                                                _check_reachable))
+
+
+def _begin_run(environment: Any, ctx: RunContext) -> RunContext:
+    """The run starts here, with the target up: ``ctx`` (made with every part of it) on the
+    Environment, its server poller, target watch, process watch and latency probe started."""
+    attach(environment, ctx)
+    ctx.poller = ServerPoller(ctx.host or "")
+    ctx.poller.start()
     if ctx.target is not None:
         gevent.spawn(_watch_target, environment, ctx)
     process_watch.start(environment, ctx, snapshot=lambda: _checkpoint_doc(environment, ctx))
-    report.install(environment, snapshot=lambda: _checkpoint_doc(environment, ctx))  # timeline, plot, HTML report
     _start_latency_watch(environment, ctx)
+    return ctx
 
 
 def _start_latency_watch(environment: Any, ctx: RunContext) -> None:
@@ -327,7 +338,9 @@ def _on_quitting(environment: Any, **_: Any) -> None:
         ctx.done.set()
 
 
-def _judge_and_write(environment: Any, ctx: RunContext) -> None:
+def _judge_and_write(environment: Any, ctx: RunContext, final: bool = True) -> None:
+    """Judge the run, print its table, write its results; ``final=False`` (a run the web UI
+    stopped) leaves the workers and the bundled target running for the next start."""
     assert ctx.plan is not None
     plan = ctx.plan
     ctx.finished = True
@@ -335,12 +348,12 @@ def _judge_and_write(environment: Any, ctx: RunContext) -> None:
     # Locust's own exit code for a crashed handler.
     environment.process_exit_code = exitcodes.BROKEN
     runner = environment.runner
-    if isinstance(runner, MasterRunner) and runner.clients:
+    if final and isinstance(runner, MasterRunner) and runner.clients:
         runner.quit()  # workers send their last report on "quit": collect it before judging
     baseline = ctx.probe.stop() if ctx.probe is not None else None  # the users are stopped: so is the probe
     assert ctx.poller is not None
     server = ctx.poller.finish()  # the last read, before the target stops
-    run_checks = _stop_target(ctx)
+    run_checks = _stop_target(ctx) if final else []
     scheduled = _scheduled_scenarios(environment, ctx)
     # Judge what this run scheduled: thresholds of scenarios it did not schedule do not apply, and a
     # scheduled scenario that never completed an iteration still gets a (failing) min_iterations check.

@@ -74,6 +74,9 @@ class OptionSpec:
     env_var: str | None = None
     is_secret: bool = False
     owner: Literal["wsrace", "locust"] = "wsrace"
+    web_ui: bool = False
+    """Shown among the custom parameters of Locust's start form: only what a start from the page
+    honours (:mod:`loadgen.webui` loads it at each start); the rest is fixed for the process."""
 
     @property
     def dest(self) -> str:
@@ -112,9 +115,10 @@ OPTIONS: Final[tuple[OptionSpec, ...]] = (
                metavar="FILE"),
     OptionSpec(("--token-command",), "shell command printing one JWT; runs once per user with WSRACE_USER set",
                metavar="COMMAND"),
-    OptionSpec(("--thresholds",), f"pass thresholds (TOML; default {paths.default_thresholds()})", metavar="FILE"),
+    OptionSpec(("--thresholds",), f"pass thresholds (TOML; default {paths.default_thresholds()})", metavar="FILE",
+               web_ui=True),
     OptionSpec(("--schedule",), "stages to run (TOML; default: the shipped schedule of --profile quick|full)",
-               metavar="FILE"),
+               metavar="FILE", web_ui=True),
     OptionSpec(("--results",), f"where to write the JSON results (default {DEFAULT_RESULTS})",
                default=DEFAULT_RESULTS, metavar="PATH"),
     OptionSpec(("--junit",), "also write JUnit XML for CI test reporters", metavar="PATH"),
@@ -142,7 +146,7 @@ def add_locust_options(parser: Any) -> None:
             kwargs["env_var"] = spec.env_var
         if spec.is_secret:
             kwargs["is_secret"] = True
-        parser.add_argument(*spec.flags, **kwargs)
+        parser.add_argument(*spec.flags, include_in_web_ui=spec.web_ui, **kwargs)
 
 
 def locust_args(args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:

@@ -47,6 +47,12 @@ class ScheduleShape(LoadTestShape):
         self._stage_index: int | None = None
         self._running: tuple[str, ...] = ()
 
+    def reset_time(self) -> None:
+        """Locust calls this at each start: in the web UI, a second start runs the schedule anew."""
+        super().reset_time()
+        self._stage_index = None
+        self._running = ()
+
     def tick(self) -> tuple[int, float, list[type[Any]]] | None:
         env = self.runner.environment
         ctx = run_context(env)

@@ -29,6 +29,7 @@ from locust import User, constant
 from locust.exception import StopUser
 
 from loadgen import plugin  # noqa: F401 - registers wsrace's options and verdict with Locust
+from loadgen.backoff import Backoff
 from loadgen.client import AUTH_MODES, AuthMode, ProtocolClient
 from loadgen.context import run_context
 from loadgen.errors import ScenarioFailure, StepTimeout
@@ -86,6 +87,7 @@ class RaceUser(User):
         self.identity = self.ctx.tokens.identity(f"{self.scenario}-{uuid.uuid4().hex[:12]}")
         self._open: list[ProtocolClient] = []
         self._auth_turn = 0
+        self._backoff = Backoff()
 
     # ------------------------------------------------------------------ reporting
 
@@ -106,7 +108,10 @@ class RaceUser(User):
 
     @contextmanager
     def iteration(self) -> Iterator[None]:
-        """One unit of the scenario's error rate (see the module docstring)."""
+        """One unit of the scenario's error rate (see the module docstring). After iterations that
+        failed at once, again and again, it first waits (:mod:`loadgen.backoff`)."""
+        if self._backoff.delay_s:
+            gevent.sleep(self._backoff.delay_s)  # before the attempt: a stop here counts nothing
         started = time.perf_counter()
         self.ctx.collector.attempt(self.scenario)
         try:
@@ -132,6 +137,7 @@ class RaceUser(User):
             self._iteration_interrupted()
             raise
         else:
+            self._backoff.succeeded()
             self.ctx.collector.success(self.scenario)
             self.report(ITERATION, started, None)
 
@@ -140,6 +146,7 @@ class RaceUser(User):
         self._drop_clients()
 
     def _iteration_failed(self, started: float, kind: str, exc: BaseException) -> None:
+        self._backoff.failed(time.perf_counter() - started)
         self.ctx.collector.failure(self.scenario, kind)
         self.report(ITERATION, started, exc)
         self._drop_clients()

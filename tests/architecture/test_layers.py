@@ -24,12 +24,13 @@ MAX_LINES = 550  # "about 500": a module past this has more than one job
 LOADGEN_LEVELS = (
     ("loadgen.protocol",),
     ("loadgen.urls", "loadgen.paths", "loadgen.exitcodes", "loadgen.counter_growth", "loadgen.judge",
-     "loadgen.report.timeline", "loadgen.report.plot", "loadgen.report.html", "loadgen.progress_line"),
+     "loadgen.report.timeline", "loadgen.report.plot", "loadgen.report.html", "loadgen.progress_line",
+     "loadgen.backoff"),
     ("loadgen.errors", "loadgen.session", "loadgen.client", "loadgen.metrics_scrape", "loadgen.tokens_source",
      "loadgen.children", "loadgen.bundled", "loadgen.run_options"),
     ("loadgen.context", "loadgen.collector", "loadgen.server_poller", "loadgen.shape", "loadgen.user",
      "loadgen.plugin", "loadgen.probe", "loadgen.abort", "loadgen.interrupts", "loadgen.process_watch",
-     "loadgen.checkpoint", "loadgen.report", "loadgen.progress"),
+     "loadgen.checkpoint", "loadgen.report", "loadgen.progress", "loadgen.webui"),
     ("loadgen.cli", "loadgen.commands", "loadgen.bench", "loadgen.selftest", "loadgen.soak"),
 )
 """loadgen's levels, bottom up, as its package docstring lists them."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,7 +29,7 @@ from loadgen.judge.schedule import Schedule, parse_schedule
 from loadgen.machine_limits import explain
 from loadgen.sessions_plan import PlanError, SessionsPlan, format_addresses, parse_addresses, plan_sessions
 
-__all__ = ["add_options", "after", "check_unused", "is_loopback", "plan_for", "prepare", "template"]
+__all__ = ["add_options", "after", "check_unused", "is_loopback", "not_local", "plan_for", "prepare", "template"]
 
 
 def _count(text: str) -> int:
@@ -95,10 +96,26 @@ def template(args: argparse.Namespace) -> Schedule:
         raise UsageError(str(exc)) from None
 
 
+def not_local(addresses: Sequence[str]) -> list[str]:
+    """The addresses no interface of this machine has (a bind to them fails): each is tried once,
+    bound to port 0 and closed at once, nothing connected."""
+    missing = []
+    for address in addresses:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((address, 0))
+            except OSError:
+                missing.append(address)
+    return missing
+
+
 def plan_for(sessions: int, args: argparse.Namespace) -> SessionsPlan:
     """The plan for ``sessions`` on this machine, with the flags given; exit 2 when impossible."""
     try:
         addresses = parse_addresses(args.source_addresses) if args.source_addresses else ()
+        if missing := not_local(addresses):
+            raise PlanError(f"--source-addresses: {', '.join(missing[:5])} is not an address of this machine "
+                            "(any of 127.0.0.0/8 is, on Linux); give local addresses")
         plan = plan_sessions(sessions, read_limits(), addresses, loopback=is_loopback(args.host),
                              bundled_target=not args.host)
     except PlanError as exc:

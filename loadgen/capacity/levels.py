@@ -6,7 +6,8 @@ shipped ``schedule-hold.toml``) whose one stage gives the rate and the hold
 (``duration - users / spawn_rate``).
 
 A ramp runs one hold per level, smallest first, and stops at the first level that fails; its
-result is the last level that passed (:func:`max_sessions_passed`).
+result is the last level that passed (:func:`max_sessions_passed`). What a level cost is a pure
+function of the samples taken during it (:func:`figures`).
 """
 
 from __future__ import annotations
@@ -21,8 +22,12 @@ from loadgen.judge.schedule import Schedule, Stage
 
 __all__ = [
     "MIN_HOLD_S",
+    "PROBE_CONNECTIONS",
     "HoldShape",
+    "LevelFigures",
     "LevelsError",
+    "Sample",
+    "figures",
     "hold_schedule",
     "hold_shape",
     "max_sessions_passed",
@@ -105,3 +110,93 @@ def max_sessions_passed(levels: Sequence[tuple[int, bool]]) -> int | None:
             break
         best = sessions
     return best
+
+
+PROBE_CONNECTIONS: Final = 1
+"""Connections a ``wsrace run`` holds to the target besides its sessions: the latency probe's."""
+MIB: Final = 2**20
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """Both sides at one moment of a level (:mod:`loadgen.capacity.sampler`); ``t`` in seconds
+    since the level started. Target figures are None when the target is not ours (``--host``)."""
+
+    t: float
+    load_rss: int
+    load_cpu_s: float
+    load_processes: int
+    target_rss: int | None
+    target_cpu_s: float | None
+    target_processes: int
+    connections_open: float | None
+    available_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class LevelFigures:
+    """What one level cost each side. RSS per session is the side's peak RSS summed over its
+    processes divided by the sessions asked for (each process's own footprint included). CPU is in
+    percent of one core, summed over a side's processes, during the ramp (first session open to
+    all open) and the hold (all open, to the last sample that saw them all)."""
+
+    peak_held: int | None
+    connected_s: float | None
+    connect_rate: float | None
+    load_rss_mib: float
+    load_kib_per_session: float
+    load_processes: int
+    target_rss_mib: float | None
+    target_kib_per_session: float | None
+    target_processes: int
+    load_cpu_ramp: float | None
+    load_cpu_hold: float | None
+    target_cpu_ramp: float | None
+    target_cpu_hold: float | None
+    min_available_mib: float | None
+
+    def to_dict(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+def _cpu(samples: Sequence[Sample], start: float | None, end: float | None, side: str) -> float | None:
+    if start is None or end is None or end <= start:
+        return None
+    inside = [s for s in samples if start <= s.t <= end and getattr(s, side) is not None]
+    if len(inside) < 2:
+        return None
+    first, last = inside[0], inside[-1]
+    return round((getattr(last, side) - getattr(first, side)) / (last.t - first.t) * 100.0, 1)
+
+
+def figures(samples: Sequence[Sample], sessions: int) -> LevelFigures:
+    """The figures of a level of ``sessions`` from its samples, in time order."""
+    held = [(s.t, max(0, int(s.connections_open) - PROBE_CONNECTIONS)) for s in samples
+            if s.connections_open is not None]
+    began = next((t for t, n in held if n > 0), None)
+    full = next((t for t, n in held if n >= sessions), None)
+    last_full = next((t for t, n in reversed(held) if n >= sessions), None)
+    peak_held = max((n for _, n in held), default=None)
+    rate = None
+    if began is not None and full is not None and full > began:
+        at_began = next(n for t, n in held if t == began)
+        rate = round((sessions - at_began) / (full - began), 1)
+    load_peak = max((s.load_rss for s in samples), default=0)
+    target_peaks = [s.target_rss for s in samples if s.target_rss is not None]
+    target_peak = max(target_peaks) if target_peaks else None
+    return LevelFigures(
+        peak_held=peak_held,
+        connected_s=None if began is None or full is None else round(full - began, 1),
+        connect_rate=rate,
+        load_rss_mib=round(load_peak / MIB, 1),
+        load_kib_per_session=round(load_peak / 1024 / sessions, 1),
+        load_processes=max((s.load_processes for s in samples), default=0),
+        target_rss_mib=None if target_peak is None else round(target_peak / MIB, 1),
+        target_kib_per_session=None if target_peak is None else round(target_peak / 1024 / sessions, 1),
+        target_processes=max((s.target_processes for s in samples), default=0),
+        load_cpu_ramp=_cpu(samples, began, full, "load_cpu_s"),
+        load_cpu_hold=_cpu(samples, full, last_full, "load_cpu_s"),
+        target_cpu_ramp=_cpu(samples, began, full, "target_cpu_s"),
+        target_cpu_hold=_cpu(samples, full, last_full, "target_cpu_s"),
+        min_available_mib=round(min(s.available_bytes for s in samples) / MIB, 1) if samples else None,
+    )

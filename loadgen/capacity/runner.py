@@ -150,7 +150,7 @@ def run_level(args: argparse.Namespace, sessions: int, shape: HoldShape, plan: S
     files["schedule"].write_text(schedule_toml(schedule, f"capacity level {sessions}: {plan.describe()}"))
     entry: dict[str, Any] = {"sessions": sessions, "passed": False, "plan": {
         "load_processes": plan.load_processes, "target_workers": plan.target_workers,
-        "source_addresses": format_addresses(plan.source_addresses) or None}, "results": str(files["results"])}
+        "source_addresses": format_addresses(plan.source_addresses) or None}, "results": str(files["results"].resolve())}
     target = None
     host = args.host
     if not host:

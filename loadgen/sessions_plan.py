@@ -102,7 +102,8 @@ class SessionsPlan:
         """One plain line: the plan and why."""
         load = (f"{self.load_processes} Locust worker processes" if self.load_processes > 1
                 else "1 Locust process")
-        target = f", target {self.target_workers} workers" if self.target_workers else ""
+        plural = "s" if self.target_workers != 1 else ""
+        target = f", target {self.target_workers} worker{plural}" if self.target_workers else ""
         if self.source_addresses:
             where = (f", source addresses {format_addresses(self.source_addresses)} "
                      f"(at most {self.max_per_address:,} sessions each of {self.ports_per_address:,} ports)")

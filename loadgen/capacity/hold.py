@@ -27,7 +27,14 @@ from loadgen.exitcodes import UsageError
 from loadgen.judge.config_errors import ConfigError
 from loadgen.judge.schedule import Schedule, parse_schedule
 from loadgen.machine_limits import explain
-from loadgen.sessions_plan import PlanError, SessionsPlan, format_addresses, parse_addresses, plan_sessions
+from loadgen.sessions_plan import (
+    MachineLimits,
+    PlanError,
+    SessionsPlan,
+    format_addresses,
+    parse_addresses,
+    plan_sessions,
+)
 
 __all__ = ["add_options", "after", "check_unused", "is_loopback", "not_local", "plan_for", "prepare", "template"]
 
@@ -109,14 +116,15 @@ def not_local(addresses: Sequence[str]) -> list[str]:
     return missing
 
 
-def plan_for(sessions: int, args: argparse.Namespace) -> SessionsPlan:
-    """The plan for ``sessions`` on this machine, with the flags given; exit 2 when impossible."""
+def plan_for(sessions: int, args: argparse.Namespace, limits: MachineLimits | None = None) -> SessionsPlan:
+    """The plan for ``sessions`` under ``limits`` (default: this machine's), with the flags given;
+    exit 2 when impossible."""
     try:
         addresses = parse_addresses(args.source_addresses) if args.source_addresses else ()
         if missing := not_local(addresses):
             raise PlanError(f"--source-addresses: {', '.join(missing[:5])} is not an address of this machine "
                             "(any of 127.0.0.0/8 is, on Linux); give local addresses")
-        plan = plan_sessions(sessions, read_limits(), addresses, loopback=is_loopback(args.host),
+        plan = plan_sessions(sessions, limits or read_limits(), addresses, loopback=is_loopback(args.host),
                              bundled_target=not args.host)
     except PlanError as exc:
         raise UsageError(str(exc)) from None
@@ -127,9 +135,9 @@ def plan_for(sessions: int, args: argparse.Namespace) -> SessionsPlan:
     return plan
 
 
-def prepare(args: argparse.Namespace, passthrough: Sequence[str]) -> list[str]:
-    """Plan the hold for this machine: sets ``args.schedule``, ``args.target_workers`` and
-    ``args.source_addresses``, and returns Locust's extra flags (``--processes P``)."""
+def prepare(args: argparse.Namespace, passthrough: Sequence[str], limits: MachineLimits | None = None) -> list[str]:
+    """Plan the hold for this machine (or ``limits``): sets ``args.schedule``, ``args.target_workers``
+    and ``args.source_addresses``, and returns Locust's extra flags (``--processes P``)."""
     if any(arg == "--processes" or arg.startswith("--processes=") for arg in passthrough):
         raise UsageError("--processes: the hold profile sets it for the sessions asked for; leave it out")
     base = template(args)
@@ -138,7 +146,7 @@ def prepare(args: argparse.Namespace, passthrough: Sequence[str]) -> list[str]:
     except LevelsError as exc:
         raise UsageError(str(exc)) from None
     sessions = args.sessions or base.stages[0].users
-    plan = plan_for(sessions, args)
+    plan = plan_for(sessions, args, limits)
     schedule = hold_schedule(shape, sessions, base.source)
     out = Path(args.results).with_suffix(".schedule.toml")
     comment = (f"wsrace run --profile hold --sessions {sessions}: derived from {base.source}\n"

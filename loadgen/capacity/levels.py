@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from loadgen.judge.schedule import Schedule, Stage
 
@@ -32,6 +32,7 @@ __all__ = [
     "hold_shape",
     "max_sessions_passed",
     "parse_levels",
+    "per_added_session",
     "schedule_toml",
 ]
 
@@ -148,6 +149,9 @@ class LevelFigures:
     load_processes: int
     target_rss_mib: float | None
     target_kib_per_session: float | None
+    target_idle_rss_mib: float | None
+    """The target's RSS in the level's first sample, before any session (it starts before the run)."""
+    target_kib_per_session_over_idle: float | None
     target_processes: int
     load_cpu_ramp: float | None
     load_cpu_hold: float | None
@@ -184,6 +188,7 @@ def figures(samples: Sequence[Sample], sessions: int) -> LevelFigures:
     load_peak = max((s.load_rss for s in samples), default=0)
     target_peaks = [s.target_rss for s in samples if s.target_rss is not None]
     target_peak = max(target_peaks) if target_peaks else None
+    idle = target_peaks[0] if target_peaks else None
     return LevelFigures(
         peak_held=peak_held,
         connected_s=None if began is None or full is None else round(full - began, 1),
@@ -193,6 +198,9 @@ def figures(samples: Sequence[Sample], sessions: int) -> LevelFigures:
         load_processes=max((s.load_processes for s in samples), default=0),
         target_rss_mib=None if target_peak is None else round(target_peak / MIB, 1),
         target_kib_per_session=None if target_peak is None else round(target_peak / 1024 / sessions, 1),
+        target_idle_rss_mib=None if idle is None else round(idle / MIB, 1),
+        target_kib_per_session_over_idle=(None if target_peak is None or idle is None
+                                          else round((target_peak - idle) / 1024 / sessions, 1)),
         target_processes=max((s.target_processes for s in samples), default=0),
         load_cpu_ramp=_cpu(samples, began, full, "load_cpu_s"),
         load_cpu_hold=_cpu(samples, full, last_full, "load_cpu_s"),
@@ -200,3 +208,17 @@ def figures(samples: Sequence[Sample], sessions: int) -> LevelFigures:
         target_cpu_hold=_cpu(samples, full, last_full, "target_cpu_s"),
         min_available_mib=round(min(s.available_bytes for s in samples) / MIB, 1) if samples else None,
     )
+
+
+def per_added_session(previous: Mapping[str, Any] | None, current: Mapping[str, Any], side: str) -> float | None:
+    """KiB of ``side``'s (``"load"`` or ``"target"``) peak RSS per session added since the previous
+    level (level entries with ``sessions`` and ``<side>_rss_mib``): what one more session costs,
+    the footprint of the processes both levels ran taken out (a level with more processes adds
+    theirs). None for the first level or a figure missing."""
+    if previous is None:
+        return None
+    before, after = previous.get(f"{side}_rss_mib"), current.get(f"{side}_rss_mib")
+    added = current["sessions"] - previous["sessions"]
+    if before is None or after is None or added <= 0:
+        return None
+    return round((after - before) * 1024 / added, 1)

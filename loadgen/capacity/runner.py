@@ -6,9 +6,9 @@ planned before any load (:func:`loadgen.sessions_plan.plan_sessions`; an impossi
 Then, smallest first, each level is:
 
 1. a fresh bundled target with the workers its plan needs (not with ``--host``), sampled idle;
-2. the real ``wsrace run --host ... --schedule <level>.schedule.toml`` as a child (its results in
-   ``<results>.level-N.json``, its log next to it), with the plan's ``--processes`` and
-   ``--source-addresses``, judged by the thresholds as any run;
+2. the real ``wsrace run --profile hold --sessions N --host ...`` as a child (its results in
+   ``<results>.level-N.json``, its schedule and log next to it), which plans its ``--processes``
+   and source addresses as any hold run does, judged by the thresholds as any run;
 3. while it runs, both sides sampled every second (:mod:`.sampler`): RSS and CPU over each process
    tree, the target's open connections, the machine's available memory — below
    :data:`MEMORY_FLOOR` the level is stopped (SIGTERM, results still written) and fails on memory;
@@ -44,6 +44,7 @@ from loadgen.capacity.levels import (
     hold_shape,
     max_sessions_passed,
     parse_levels,
+    per_added_session,
     schedule_toml,
 )
 from loadgen.capacity.machine import describe, read_limits
@@ -99,17 +100,15 @@ def _levels(args: argparse.Namespace) -> list[tuple[int, HoldShape]]:
     return levels
 
 
-def _level_command(args: argparse.Namespace, plan: SessionsPlan, host: str, files: dict[str, Path],
-                   passthrough: Sequence[str]) -> list[str]:
-    cmd = [sys.executable, "-m", "loadgen.cli", "run", "--host", host, "--schedule", str(files["schedule"]),
-           "--results", str(files["results"]), "--hold-interval", f"{args.hold_interval:g}"]
-    if args.thresholds:
-        cmd += ["--thresholds", args.thresholds]
-    if plan.source_addresses:
-        cmd += ["--source-addresses", format_addresses(plan.source_addresses)]
-    if plan.load_processes > 1:
-        cmd += ["--processes", str(plan.load_processes)]
-    for flag in ("token_file", "token_command"):
+def _level_command(args: argparse.Namespace, sessions: int, shape: HoldShape, host: str,
+                   files: dict[str, Path], passthrough: Sequence[str]) -> list[str]:
+    """The level's run: ``wsrace run --profile hold --sessions N`` against the level's target (it
+    plans the load side the same way, and writes its schedule next to its results)."""
+    cmd = [sys.executable, "-m", "loadgen.cli", "run", "--profile", paths.HOLD_PROFILE, "--host", host,
+           "--schedule", str(files["schedule"]), "--sessions", str(sessions), "--connect-rate", f"{shape.rate:g}",
+           "--hold", f"{shape.hold_s:g}", "--results", str(files["results"]),
+           "--hold-interval", f"{args.hold_interval:g}"]
+    for flag in ("thresholds", "source_addresses", "token_file", "token_command"):
         if getattr(args, flag):
             cmd += [f"--{flag.replace('_', '-')}", getattr(args, flag)]
     return cmd + list(passthrough)
@@ -147,10 +146,11 @@ def run_level(args: argparse.Namespace, sessions: int, shape: HoldShape, plan: S
     files = {name: base.with_suffix(f".level-{sessions}.{ext}")
              for name, ext in (("results", "json"), ("schedule", "schedule.toml"), ("log", "log"))}
     schedule = hold_schedule(shape, sessions, args.schedule)
-    files["schedule"].write_text(schedule_toml(schedule, f"capacity level {sessions}: {plan.describe()}"))
-    entry: dict[str, Any] = {"sessions": sessions, "passed": False, "plan": {
-        "load_processes": plan.load_processes, "target_workers": plan.target_workers,
-        "source_addresses": format_addresses(plan.source_addresses) or None}, "results": str(files["results"].resolve())}
+    # The level's own one-stage template (its hold run rewrites it in place, the same, with its plan).
+    files["schedule"].write_text(schedule_toml(schedule, f"capacity level {sessions} of {args.schedule}"))
+    entry: dict[str, Any] = {"sessions": sessions, "passed": False, "results": str(files["results"].resolve()),
+                             "plan": {"load_processes": plan.load_processes, "target_workers": plan.target_workers,
+                                      "source_addresses": format_addresses(plan.source_addresses) or None}}
     target = None
     host = args.host
     if not host:
@@ -163,7 +163,7 @@ def run_level(args: argparse.Namespace, sessions: int, shape: HoldShape, plan: S
             entry.update(broken=f"the bundled target did not start: {exc}")
             return entry
     try:
-        cmd = _level_command(args, plan, host, files, passthrough)
+        cmd = _level_command(args, sessions, shape, host, files, passthrough)
         say(f"level {sessions:,}: {plan.describe()}; ramp {sessions / shape.rate:.0f} s at {shape.rate:g}/s, "
             f"hold {shape.hold_s:g} s")
         env = {SECRET_ENV: args.secret} if args.secret else None
@@ -243,6 +243,9 @@ def main(args: argparse.Namespace, passthrough: Sequence[str]) -> int:
     try:
         for (sessions, shape), plan in zip(levels, plans, strict=True):
             entry = run_level(args, sessions, shape, plan, base, passthrough, _say)
+            before = next((e for e in reversed(entries) if e["passed"]), None)
+            for side in ("load", "target"):
+                entry[f"{side}_kib_per_added_session"] = per_added_session(before, entry, side)
             entries.append(entry)
             _say(f"level {sessions:,}: {'PASS' if entry['passed'] else 'FAIL'}")
             if not entry["passed"]:

@@ -7,7 +7,7 @@ from typing import Any
 
 __all__ = ["render"]
 
-COLUMNS = ("sessions", "verdict", "held", "connect/s", "target KiB/s", "load KiB/s", "target CPU%",
+COLUMNS = ("sessions", "verdict", "held", "connect/s", "target KiB/sess", "load KiB/sess", "target CPU%",
            "load CPU%", "why")
 
 
@@ -15,6 +15,10 @@ def _num(value: Any, digits: int = 0) -> str:
     if value is None:
         return "-"
     return f"{value:,.{digits}f}"
+
+
+def _kib(per_session: Any, added: Any) -> str:
+    return _num(per_session, 1) + ("" if added is None else f" ({_num(added, 1)})")
 
 
 def _cpu(ramp: Any, held: Any) -> str:
@@ -27,7 +31,8 @@ def _row(level: Mapping[str, Any]) -> tuple[str, ...]:
         why = level["broken"]
     get = level.get
     return (f"{level['sessions']:,}", "PASS" if get("passed") else "FAIL", _num(get("peak_held")),
-            _num(get("connect_rate")), _num(get("target_kib_per_session"), 1), _num(get("load_kib_per_session"), 1),
+            _num(get("connect_rate")), _kib(get("target_kib_per_session"), get("target_kib_per_added_session")),
+            _kib(get("load_kib_per_session"), get("load_kib_per_added_session")),
             _cpu(get("target_cpu_ramp"), get("target_cpu_hold")), _cpu(get("load_cpu_ramp"), get("load_cpu_hold")),
             (why[:157] + "...") if len(why) > 160 else why)
 
@@ -40,7 +45,8 @@ def render(doc: Mapping[str, Any]) -> str:
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     machine = doc["run"]["machine"]
-    lines.append(f"(KiB/s: peak RSS per session over the side's processes; CPU%: of one core, ramp/hold; "
+    lines.append(f"(KiB/sess: peak RSS over the side's processes / sessions, and in brackets per session added "
+                 f"since the previous level; CPU%: of one core, ramp/hold; "
                  f"machine: {machine['cores']} cores {machine['cpu']}, {machine['memory_gib']} GiB, "
                  f"ulimit -n {machine['nofile']:,})")
     best = capacity["max_sessions_passed"]

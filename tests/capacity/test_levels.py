@@ -16,6 +16,7 @@ from loadgen.capacity.levels import (
     hold_shape,
     max_sessions_passed,
     parse_levels,
+    per_added_session,
     schedule_toml,
 )
 from loadgen.judge.schedule import Schedule, Stage, parse_schedule, schedule_from_dict
@@ -117,6 +118,17 @@ def test_figures_of_a_level_from_its_samples() -> None:
     assert found.target_kib_per_session == pytest.approx(100 * 1024 / sessions, abs=0.1)
     assert found.load_cpu_ramp == 100.0 and found.target_cpu_ramp == 50.0
     assert found.load_cpu_hold == 25.0 and found.target_cpu_hold == 12.5
+    assert found.target_idle_rss_mib == 50.0  # the first sample: the target before any session
+    assert found.target_kib_per_session_over_idle == pytest.approx(50 * 1024 / sessions, abs=0.1)
+
+
+def test_memory_per_added_session_between_levels() -> None:
+    """(RSS at this level - RSS at the previous) / sessions added, per side; None for the first."""
+    first = {"sessions": 1000, "load_rss_mib": 100.0, "target_rss_mib": 60.0}
+    second = {"sessions": 3000, "load_rss_mib": 160.0, "target_rss_mib": None}
+    assert per_added_session(first, second, "load") == pytest.approx(60 * 1024 / 2000, abs=0.1)
+    assert per_added_session(first, second, "target") is None
+    assert per_added_session(None, first, "load") is None
 
 
 def test_figures_of_a_level_that_never_got_all_its_sessions() -> None:

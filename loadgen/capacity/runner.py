@@ -24,8 +24,10 @@ start), 130/143 on SIGINT/SIGTERM.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
+import os
 import signal
 import sys
 import time
@@ -175,14 +177,16 @@ def run_level(args: argparse.Namespace, sessions: int, shape: HoldShape, plan: S
     found = figures(samples, sessions)
     reasons = explain(kinds) + (_target_said(target.child.log_text()) if target and target.child and
                                 target.child.log_path.exists() else [])
-    if why_stopped:
+    if why_stopped and why_stopped.startswith("interrupted by "):
+        entry["interrupted"] = why_stopped.removeprefix("interrupted by ")
+    elif why_stopped:
         reasons.insert(0, why_stopped)
     if stop is not None and not stop.clean:
         failed.append(f"target_shutdown: {stop.reason}")
     entry.update(exit_code=code, failed_checks=failed, failures_by_kind=kinds, machine_said=reasons,
                  target_stop=None if stop is None else stop.reason, **found.to_dict())
     entry["passed"] = code == exitcodes.PASS and not failed and not why_stopped
-    if code is None or code == exitcodes.BROKEN:
+    if (code is None or code == exitcodes.BROKEN) and "interrupted" not in entry:
         entry["broken"] = why_stopped or f"the level's run broke (exit {code}); see {files['log']}"
     return entry
 
@@ -202,7 +206,7 @@ def _run(cmd: list[str], env: dict[str, str] | None, log: Path, target: BundledT
                     if last is not None and last.available_bytes < floor:
                         why = (f"memory: the machine's available memory fell to {last.available_bytes / 2**20:.0f} "
                                f"MiB (< {MEMORY_FLOOR:.0%}); the level was stopped")
-                        code = child.stop(grace=60.0)
+                        code = _stop_group(child, 60.0)
                         break
                     if time.monotonic() >= started + limit_s:
                         why = f"the level's run did not finish within {limit_s:.0f} s; killed"
@@ -210,14 +214,26 @@ def _run(cmd: list[str], env: dict[str, str] | None, log: Path, target: BundledT
                         break
                     if target is not None and not target.alive():
                         why = _target_gone(target)
-                        code = child.stop(grace=30.0)
+                        code = _stop_group(child, 30.0)
                         break
-            except _Stopped:
-                child.stop(grace=30.0)
-                raise
+            except _Stopped as exc:  # the level's run has its own session: pass the stop on, then report
+                why = f"interrupted by {exc.name}"
+                code = _stop_group(child, 30.0)
             finally:
                 log.write_text(child.log_text())
     return code, list(sampler.samples), why
+
+
+def _stop_group(child: Child, grace: float) -> int | None:
+    """SIGTERM to the level's whole process group, as a terminal's Ctrl-C or a CI cancel would send
+    it (``wsrace run`` itself ignores a signal sent to it alone, and Locust stops, writing its
+    results); after ``grace`` seconds, SIGKILL. The exit code, None if it had to be killed."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(child.pid, signal.SIGTERM)
+    code = child.wait(time.monotonic() + grace)
+    if code is None:
+        child.kill()
+    return code
 
 
 def _target_gone(target: BundledTarget) -> str:
@@ -247,6 +263,9 @@ def main(args: argparse.Namespace, passthrough: Sequence[str]) -> int:
             for side in ("load", "target"):
                 entry[f"{side}_kib_per_added_session"] = per_added_session(before, entry, side)
             entries.append(entry)
+            if "interrupted" in entry:
+                stopped = entry["interrupted"]
+                break
             _say(f"level {sessions:,}: {'PASS' if entry['passed'] else 'FAIL'}")
             if not entry["passed"]:
                 break
@@ -255,9 +274,9 @@ def main(args: argparse.Namespace, passthrough: Sequence[str]) -> int:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-    best = max_sessions_passed([(e["sessions"], e["passed"]) for e in entries])
+    best = max_sessions_passed([(e["sessions"], e["passed"]) for e in entries if "interrupted" not in e])
     broken = next((e["broken"] for e in entries if e.get("broken")), None)
-    failing = next((e for e in entries if not e["passed"]), None)
+    failing = next((e for e in entries if not e["passed"] and "interrupted" not in e), None)
     reason = (f"interrupted by {stopped}" if stopped else broken if broken
               else None if failing is None else _why(failing))
     doc = {

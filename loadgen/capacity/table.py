@@ -29,8 +29,11 @@ def _row(level: Mapping[str, Any]) -> tuple[str, ...]:
     why = "; ".join([*(level.get("machine_said") or []), *(level.get("failed_checks") or [])])
     if level.get("broken"):
         why = level["broken"]
+    if "interrupted" in level:
+        why = f"interrupted by {level['interrupted']}"
     get = level.get
-    return (f"{level['sessions']:,}", "PASS" if get("passed") else "FAIL", _num(get("peak_held")),
+    verdict = "STOPPED" if "interrupted" in level else "PASS" if get("passed") else "FAIL"
+    return (f"{level['sessions']:,}", verdict, _num(get("peak_held")),
             _num(get("connect_rate")), _kib(get("target_kib_per_session"), get("target_kib_per_added_session")),
             _kib(get("load_kib_per_session"), get("load_kib_per_added_session")),
             _cpu(get("target_cpu_ramp"), get("target_cpu_hold")), _cpu(get("load_cpu_ramp"), get("load_cpu_hold")),
@@ -50,7 +53,10 @@ def render(doc: Mapping[str, Any]) -> str:
                  f"machine: {machine['cores']} cores {machine['cpu']}, {machine['memory_gib']} GiB, "
                  f"ulimit -n {machine['nofile']:,})")
     best = capacity["max_sessions_passed"]
-    if best is None:
+    if doc["run"].get("interrupted"):
+        held = "no level had passed" if best is None else f"the last level that held: {best:,} sessions"
+        lines.append(f"\nRESULT: INTERRUPTED: {capacity['stop_reason']}; {held}")
+    elif best is None:
         lines.append(f"\nRESULT: FAIL: not even the first level held ({capacity['stop_reason']})")
     elif capacity["first_failed"] is None:
         lines.append(f"\nRESULT: PASS: every level held, up to {best:,} sessions")

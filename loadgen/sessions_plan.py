@@ -38,6 +38,7 @@ __all__ = [
     "loopback_addresses",
     "parse_addresses",
     "plan_sessions",
+    "process_share",
     "sessions_per_process",
     "split_sessions",
 ]
@@ -136,6 +137,16 @@ def address_share(addresses: Sequence[str], index: int, processes: int) -> tuple
     if len(addresses) >= processes:
         return tuple(addresses[index::processes])
     return (addresses[index % len(addresses)],)
+
+
+def process_share(addresses: Sequence[str], worker_index: int, processes_option: int | None,
+                  cores: int) -> tuple[str, ...]:
+    """The source addresses of one Locust process, from what it knows of its place: its
+    ``worker_index`` (from its master; -1 before), and Locust's ``--processes`` option (None or 0:
+    not a ``--processes`` worker, so it may not be alone in using the addresses: all of them; -1:
+    one per core)."""
+    processes = cores if processes_option == -1 else (processes_option or 0)
+    return address_share(addresses, worker_index if processes > 0 else -1, max(processes, 1))
 
 
 def address_loads(sessions: int, processes: int, addresses: Sequence[str]) -> dict[str, int]:

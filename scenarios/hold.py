@@ -41,7 +41,7 @@ from loadgen.client import ProtocolClient
 from loadgen.errors import ScenarioFailure, StepTimeout
 from loadgen.machine_limits import machine_limit
 from loadgen.session import SocketFactory, bound_connect
-from loadgen.sessions_plan import address_share, parse_addresses
+from loadgen.sessions_plan import parse_addresses, process_share
 from loadgen.user import RaceUser
 
 JITTER = 0.2
@@ -55,12 +55,8 @@ TURN_ATTR = "wsrace_hold_turn"
 def _process_share(environment: Any, addresses: tuple[str, ...]) -> tuple[str, ...]:
     """This process's source addresses: its share when it is one of ``--processes`` workers (its
     index from the master), else all of them."""
-    runner = environment.runner
-    index = getattr(runner, "worker_index", -1)
-    processes = getattr(environment.parsed_options, "processes", None) or 0
-    if processes == -1:  # Locust's --processes -1: one per core
-        processes = os.cpu_count() or 1
-    return address_share(addresses, index if processes > 0 else -1, max(processes, 1))
+    return process_share(addresses, getattr(environment.runner, "worker_index", -1),
+                         getattr(environment.parsed_options, "processes", None), os.cpu_count() or 1)
 
 
 class HoldUser(RaceUser):

@@ -18,6 +18,7 @@ from loadgen.sessions_plan import (
     loopback_addresses,
     parse_addresses,
     plan_sessions,
+    process_share,
     sessions_per_process,
     split_sessions,
 )
@@ -117,6 +118,17 @@ def test_each_process_gets_its_share_of_the_addresses() -> None:
     assert [address_share(addresses[:2], index, 4) for index in range(4)] == [
         (addresses[0],), (addresses[1],), (addresses[0],), (addresses[1],)]
     assert address_share(addresses, -1, 3) == addresses
+
+
+def test_a_locust_process_finds_its_share_from_its_index_and_the_processes_option() -> None:
+    """A --processes worker takes its share by the index its master gave it; a standalone process,
+    a worker of a master elsewhere (no --processes) or one not yet acknowledged takes them all."""
+    addresses = loopback_addresses(4)
+    assert process_share(addresses, 1, 2, cores=8) == addresses[1::2]
+    assert process_share(addresses, 3, -1, cores=8) == (addresses[3],)  # --processes -1: one per core
+    assert process_share(addresses, 0, None, cores=2) == addresses
+    assert process_share(addresses, 0, 0, cores=2) == addresses
+    assert process_share(addresses, -1, 4, cores=2) == addresses
 
 
 @pytest.mark.parametrize(("sessions", "processes", "count"), [(100_000, 9, 5), (300, 1, 2), (7, 3, 8), (1000, 4, 3)])

@@ -8,6 +8,7 @@ connections (psutil), not in what the load side says it did.
 from __future__ import annotations
 
 import threading
+import time
 import tomllib
 from collections import Counter
 from pathlib import Path
@@ -22,6 +23,7 @@ from tests.support.wsrace_cli import run_wsrace
 
 HERE = Path(__file__).resolve().parent
 HOLD_SCHEDULE = HERE / "hold_short.toml"
+RESTART_SCHEDULE = HERE / "hold_restart.toml"
 ASKED = "127.0.0.2-127.0.0.3"
 RUN_TIMEOUT_S = 90
 
@@ -116,3 +118,36 @@ def test_capacity_reports_the_last_level_that_passed(tmp_path: Path) -> None:
         assert level["target_processes"] >= 2 and level["load_processes"] >= 1  # supervisor + worker
         assert Path(level["results"]).exists()
     assert f"RESULT: capacity {levels[0]:,} sessions" in finished.output
+
+
+def test_a_hold_survives_a_target_worker_restart(tmp_path: Path) -> None:
+    """A target worker killed mid-hold: each session it held fails one period as abnormal_close
+    (close code 1006 counted), then reconnects (to the other worker) and is held again; the run
+    goes to its end and fails on the error rate it cost, exit 1. So connects = sessions + drops."""
+    sessions = tomllib.loads(RESTART_SCHEDULE.read_text())["stage"][0]["users"]
+    with running_target(workers=2) as target, PeerWatch(target.child.pid, target.port) as watch:
+        supervisor = psutil.Process(target.child.pid)
+        results: list = []
+        run = threading.Thread(target=lambda: results.append(run_wsrace(
+            "run", "--profile", "hold", "--host", target.url, "--schedule", str(RESTART_SCHEDULE),
+            "--hold-interval", "1", "--results", "r.json", timeout=RUN_TIMEOUT_S, cwd=tmp_path)))
+        run.start()
+        deadline = time.monotonic() + RUN_TIMEOUT_S
+        while sum(watch.peak.values()) < sessions and time.monotonic() < deadline and run.is_alive():
+            time.sleep(0.2)  # until every session was seen held at once (the probe's too)
+        held = {}
+        for worker in supervisor.children():
+            held[worker] = sum(1 for c in worker.net_connections(kind="tcp")
+                               if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == target.port)
+        victim = max(held, key=held.get)
+        assert held[victim] > 0, f"no worker held a session: {held}"
+        victim.kill()
+        run.join(RUN_TIMEOUT_S + 10)
+    (finished,) = results
+    assert finished.returncode == 1, _explain(finished)
+    hold = finished.results()["scenarios"]["hold"]
+    assert hold["failures"] > 0 and set(hold["failures_by_kind"]) == {"abnormal_close"}, hold["failures_by_kind"]
+    assert hold["close_codes"] == {"1006": hold["failures"]}
+    assert hold["steps"]["connect"]["count"] == sessions + hold["failures"]
+    assert hold["failures"] <= held[victim]  # only the sessions the killed worker held
+    assert hold["successes"] > sessions  # the others held on, and the reconnected were held again

@@ -37,6 +37,7 @@ from typing import Any
 
 from locust import task
 
+from loadgen.capacity.levels import JITTER
 from loadgen.client import ProtocolClient
 from loadgen.errors import ScenarioFailure, StepTimeout
 from loadgen.machine_limits import machine_limit
@@ -44,8 +45,6 @@ from loadgen.session import SocketFactory, bound_connect
 from loadgen.sessions_plan import parse_addresses, process_share
 from loadgen.user import RaceUser
 
-JITTER = 0.2
-"""Each held period is the interval times a uniform factor in [1 - JITTER, 1 + JITTER]."""
 RETRY_FIRST_S = 1.0
 """The pause before reconnecting after a failed period; it doubles up to the interval."""
 TURN_ATTR = "wsrace_hold_turn"

@@ -9,7 +9,7 @@
 - :mod:`.sampler`: both sides' memory and CPU (psutil, over process trees) and the target's open
   connections, sampled during a level;
 - :mod:`.runner`: ``wsrace run --profile capacity`` and ``wsrace capacity``: one hold run per level,
-  stepping up until one fails.
+  stepping up until one fails; :mod:`.table` prints its verdict.
 
 The planning itself is :mod:`loadgen.sessions_plan`; the machine-limit error kinds are
 :mod:`loadgen.machine_limits`.

@@ -21,7 +21,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from loadgen import paths
-from loadgen.capacity.levels import LevelsError, hold_schedule, hold_shape, schedule_toml
+from loadgen.capacity.levels import LevelsError, check_hold, hold_schedule, hold_shape, schedule_toml
 from loadgen.capacity.machine import read_limits
 from loadgen.exitcodes import UsageError
 from loadgen.judge.config_errors import ConfigError
@@ -143,6 +143,7 @@ def prepare(args: argparse.Namespace, passthrough: Sequence[str], limits: Machin
     base = template(args)
     try:
         shape = hold_shape(base, args.connect_rate, args.hold)
+        check_hold(shape, args.hold_interval)
     except LevelsError as exc:
         raise UsageError(str(exc)) from None
     sessions = args.sessions or base.stages[0].users

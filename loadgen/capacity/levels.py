@@ -21,12 +21,14 @@ from typing import Any, Final
 from loadgen.judge.schedule import Schedule, Stage
 
 __all__ = [
+    "JITTER",
     "MIN_HOLD_S",
     "PROBE_CONNECTIONS",
     "HoldShape",
     "LevelFigures",
     "LevelsError",
     "Sample",
+    "check_hold",
     "figures",
     "hold_schedule",
     "hold_shape",
@@ -38,6 +40,9 @@ __all__ = [
 
 MIN_HOLD_S: Final = 60.0
 """The hold the profile promises by default: every session held at least this long at N."""
+JITTER: Final = 0.2
+"""A held period is ``--hold-interval`` times a uniform factor in [1 - JITTER, 1 + JITTER]
+(scenarios/hold.py), so that sessions opened in the same second do not echo in lockstep."""
 
 
 class LevelsError(ValueError):
@@ -68,6 +73,15 @@ def hold_shape(template: Schedule, rate: float | None = None, hold_s: float | No
         if value is not None and not (value > 0 and math.isfinite(value)):
             raise LevelsError(f"{flag} {value}: expected a number > 0")
     return HoldShape(stage.scenarios[0], rate or stage.spawn_rate, hold_s or held)
+
+
+def check_hold(shape: HoldShape, interval_s: float) -> None:
+    """Refuse a hold too short for its last session to finish one held period."""
+    longest = interval_s * (1 + JITTER)
+    if shape.hold_s < longest:
+        raise LevelsError(f"--hold {shape.hold_s:g}: shorter than one held period (--hold-interval {interval_s:g} "
+                          f"x {1 + JITTER:g} = {longest:g} s at most): the last sessions would never finish "
+                          "one; hold longer or give a shorter --hold-interval")
 
 
 def hold_schedule(shape: HoldShape, sessions: int, source: str = "") -> Schedule:

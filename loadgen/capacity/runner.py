@@ -41,6 +41,7 @@ from loadgen.capacity import hold
 from loadgen.capacity.levels import (
     HoldShape,
     LevelsError,
+    check_hold,
     figures,
     hold_schedule,
     hold_shape,
@@ -95,6 +96,11 @@ def _levels(args: argparse.Namespace) -> list[tuple[int, HoldShape]]:
             return [(count, shape) for count in counts]
         levels = [(stage.users, hold_shape(Schedule((stage,), base.source), args.connect_rate, args.hold))
                   for stage in base.stages]
+    except LevelsError as exc:
+        raise exitcodes.UsageError(str(exc)) from None
+    try:
+        for _, shape in levels:
+            check_hold(shape, args.hold_interval)
     except LevelsError as exc:
         raise exitcodes.UsageError(str(exc)) from None
     if any(b <= a for (a, _), (b, _) in itertools.pairwise(levels)):

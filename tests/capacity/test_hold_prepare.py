@@ -53,7 +53,7 @@ def test_the_test_schedule_gives_n_when_sessions_is_left_out(tmp_path: Path) -> 
     """Without --sessions, N is the template's users (a test's own short schedule)."""
     template = tmp_path / "t.toml"
     template.write_text('[[stage]]\nname = "h"\nscenarios = ["hold"]\nusers = 50\nspawn_rate = 50\nduration = 3\n')
-    args, passthrough = _args(tmp_path, "--schedule", str(template))
+    args, passthrough = _args(tmp_path, "--schedule", str(template), "--hold-interval", "1")
     hold.prepare(args, passthrough, HERE)
     assert tomllib.loads(Path(args.schedule).read_text())["stage"][0]["users"] == 50
 
@@ -64,6 +64,7 @@ def test_the_test_schedule_gives_n_when_sessions_is_left_out(tmp_path: Path) -> 
     (("--sessions", "20000", "--target-workers", "1"), "--target-workers 1"),
     (("--source-addresses", "192.0.2.1"), "not an address of this machine"),
     (("--connect-rate", "0"), None),
+    (("--hold", "10"), "shorter than one held period"),
 ])
 def test_impossible_holds_are_refused_saying_what_to_fix(tmp_path: Path, argv: tuple[str, ...],
                                                          problem: str | None) -> None:

@@ -11,6 +11,7 @@ from loadgen.capacity.levels import (
     PROBE_CONNECTIONS,
     LevelsError,
     Sample,
+    check_hold,
     figures,
     hold_schedule,
     hold_shape,
@@ -61,6 +62,13 @@ def test_a_template_that_is_not_a_hold_is_refused(template: Schedule) -> None:
 def test_a_bad_rate_is_refused(bad: float) -> None:
     with pytest.raises(LevelsError, match="--connect-rate"):
         hold_shape(_template(), rate=bad)
+
+
+def test_a_hold_shorter_than_one_held_period_is_refused() -> None:
+    """Every session must be able to finish one period: hold >= interval x (1 + JITTER)."""
+    check_hold(hold_shape(_template()), 30.0)  # 60 s held, periods of 24-36 s
+    with pytest.raises(LevelsError, match="shorter than one held period"):
+        check_hold(hold_shape(_template(), hold_s=30.0), 30.0)
 
 
 def test_the_written_schedule_reads_back_the_same() -> None:

@@ -10,7 +10,9 @@ included):
    imports nothing else of the project and no event loop or socket.
 2. Pure helpers with no Locust: :mod:`.urls` (a target's URLs), :mod:`.paths` (the shipped
    scenarios, schedules, thresholds), :mod:`.exitcodes`, :mod:`.counter_growth`,
-   :mod:`loadgen.judge` (thresholds, schedule, results, verdicts, JUnit, compare),
+   :mod:`loadgen.judge` (thresholds, schedule, results, verdicts, JUnit, compare), the pure parts
+   of :mod:`loadgen.report`: :mod:`~loadgen.report.timeline` (per-interval samples),
+   :mod:`~loadgen.report.plot` (the PNG) and :mod:`~loadgen.report.html` (the verdict in HTML),
    :mod:`.sessions_plan` (processes and source addresses for N sessions), :mod:`.machine_limits`
    (an OS limit as an error kind in plain words) and :mod:`loadgen.capacity.levels` (hold schedules,
    capacity levels and their verdict).
@@ -25,9 +27,10 @@ included):
    bundled target, verdict at quit), :mod:`.probe` (the run's latency baseline), :mod:`.abort`
    (``abort = true``: stop at the first breach), :mod:`.interrupts` (SIGINT/SIGTERM: a graceful
    stop, then a quick one), :mod:`.process_watch` (processes that died during the run),
-   :mod:`.checkpoint` (the master's results as of now, for a master that dies).
+   :mod:`.checkpoint` (the master's results as of now, for a master that dies), and the rest of
+   :mod:`loadgen.report` (the sampler of each run, the plot and the HTML report at the end).
 5. The CLI: :mod:`.cli` and :mod:`loadgen.commands`
-   (``wsrace run|serve|check|compare|bench|selftest|soak``), :mod:`loadgen.bench`,
+   (``wsrace run|serve|check|compare|plot|bench|selftest|soak|capacity``), :mod:`loadgen.bench`,
    :mod:`loadgen.selftest` (every fault against the scenarios), :mod:`loadgen.soak` (a profile
    again and again against one target) and :mod:`loadgen.capacity` (the hold profile's plan, the
    capacity ramp). Only ``wsrace serve`` (:mod:`loadgen.commands.serve`)

@@ -77,8 +77,10 @@ DEFAULT_WORKERS = 1
 One, whatever the machine: the bundled target keeps jobs per worker process, so with several
 workers a user's second connection that lands on another worker gets ``not_found`` for its own job
 - which PROTOCOL.md 1.1 forbids, and which the ``pressure`` scenario (two connections of one user
-subscribing to the same jobs) rightly fails. Until jobs are shared between workers, more workers
-would turn a correct run into a false alarm on any machine with more than three cores."""
+subscribing to the same jobs) rightly fails. Without a broker to share jobs through, more workers
+would turn a correct run into a false alarm on any machine with more than three cores. With
+``--target-broker`` (a running redis-server) the target shares its jobs across workers, and
+``--target-workers N`` runs every scenario correctly."""
 
 
 def default_workers() -> int:

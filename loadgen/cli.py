@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "run": "run the race scenarios headless, judge them, write results",
     "check": "re-judge a results file against (stricter) thresholds",
     "compare": "compare a results file against a baseline",
+    "plot": "draw a results file's error rate and p99 over time as a PNG",
     "bench": "benchmark wsrace's load generator against baselines, side by side",
     "selftest": "run the quick profile against the bundled target clean and with each fault: what catches what",
     "soak": "run a profile N times against one target; check memory, files, jobs stay flat",

@@ -55,6 +55,7 @@ from loadgen.judge.schedule import check_scenarios, parse_schedule
 from loadgen.judge.table import render_table
 from loadgen.judge.thresholds import parse_thresholds
 from loadgen.probe import LatencyProbe
+from loadgen.report import hooks as report
 from loadgen.run_options import RunOptions, add_locust_options, check_inputs
 from loadgen.server_poller import ServerPoller
 from loadgen.shape import ScheduleShape, scenario_classes
@@ -128,7 +129,8 @@ def _exit(code: int, message: str) -> NoReturn:
 
 def _start_target(opts: RunOptions) -> tuple[BundledTarget, str]:
     """The bundled target, started, and its base URL; exits 2 or 3 if it does not start."""
-    target = BundledTarget(workers=opts.target_workers or default_workers(), faults=opts.faults, secret=opts.secret)
+    target = BundledTarget(workers=opts.target_workers or default_workers(), faults=opts.faults, secret=opts.secret,
+                           extra_args=("--broker", opts.target_broker) if opts.target_broker else ())
     try:
         host = target.start()
     except StartFailed as exc:
@@ -205,6 +207,7 @@ def _on_init(environment: Any, **_: Any) -> None:
     if ctx.target is not None:
         gevent.spawn(_watch_target, environment, ctx)
     process_watch.start(environment, ctx, snapshot=lambda: _checkpoint_doc(environment, ctx))
+    report.install(environment, snapshot=lambda: _checkpoint_doc(environment, ctx))  # timeline, plot, HTML report
     _start_latency_watch(environment, ctx)
 
 
@@ -351,7 +354,7 @@ def _judge_and_write(environment: Any, ctx: RunContext) -> None:
                         run_error=ctx.run_error, server_error=server.error,
                         server_resets=[reset.to_dict() for reset in server.resets],
                         server_samples=[sample.to_dict() for sample in server.samples],
-                        baseline=baseline,
+                        baseline=baseline, timeline=report.timeline(environment, final=True),
                         processes=process_watch.report(environment, ctx))
     verdicts = [Verdict.from_dict(v) for v in doc["verdicts"]]
     sys.stdout.write("\n" + render_table(verdicts, doc) + "\n")
@@ -372,6 +375,7 @@ def _judge_and_write(environment: Any, ctx: RunContext) -> None:
         environment.process_exit_code = exitcodes.interrupted(meta.signal)
     else:
         environment.process_exit_code = exitcodes.PASS if doc["passed"] else exitcodes.FAILED
+    report.write_outputs(environment, opts.results, doc)  # the PNG, the verdict in --html: the code is set
 
 
 # --------------------------------------------------------------------------- deaths
@@ -410,4 +414,5 @@ def _checkpoint_doc(environment: Any, ctx: RunContext) -> dict[str, Any]:
                          server_resets=[reset.to_dict() for reset in found.resets],
                          server_samples=[sample.to_dict() for sample in samples],
                          baseline=ctx.probe.summary() if ctx.probe is not None else None,
+                         timeline=report.timeline(environment),
                          processes=process_watch.snapshot_section(environment))

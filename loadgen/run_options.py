@@ -117,8 +117,10 @@ OPTIONS: Final[tuple[OptionSpec, ...]] = (
                default=str(paths.SCENARIOS_DIR), metavar="PATH", owner="locust"),
     OptionSpec(("--fault",), "start the bundled target with this race bug injected (repeatable; no --host)",
                metavar="NAME", action="append"),
-    OptionSpec(("--target-workers",), "worker processes of the bundled target (default 1: jobs are per worker)",
-               default=0, type=whole_number, metavar="N"),
+    OptionSpec(("--target-workers",), "worker processes of the bundled target (default 1: jobs are per worker "
+               "unless --target-broker)", default=0, type=whole_number, metavar="N"),
+    OptionSpec(("--target-broker",), "Redis the bundled target shares jobs across its workers through "
+               "(redis://HOST:PORT or unix:///PATH; a running redis-server)", metavar="URL"),
     OptionSpec(("--secret",), f"HS256 secret to mint user tokens with (default: ${SECRET_ENV}, else the "
                "target app's development secret)", env_var=SECRET_ENV, is_secret=True),
     OptionSpec(("--token-file",), "file of JWTs, one per line, for servers whose secret you do not hold",
@@ -189,6 +191,7 @@ class RunOptions:
 
     faults: tuple[str, ...] = ()
     target_workers: int = 0
+    target_broker: str | None = None
     secret: str | None = None
     token_file: str | None = None
     token_command: str | None = None
@@ -211,6 +214,7 @@ class RunOptions:
         return cls(
             faults=tuple(get("fault", ()) or ()),
             target_workers=int(get("target_workers", 0) or 0),
+            target_broker=get("target_broker", None),
             secret=get("secret", None),
             token_file=get("token_file", None),
             token_command=get("token_command", None),

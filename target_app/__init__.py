@@ -15,7 +15,9 @@ Layers, each importing only the ones above it (no import cycle, TYPE_CHECKING im
 2. The parts: :mod:`.jobs` (the ``start``/``subscribe`` jobs of one worker, which know their
    subscribers only through the :class:`~.jobs.Subscriber` protocol), :mod:`.connection` (one
    client; it calls the jobs, never the reverse), :mod:`.routes` (``process_request``: /healthz,
-   /metrics, handshake auth; given only the secret and a counter).
+   /metrics, handshake auth; given only the secret and a counter), :mod:`.broker` (``--broker``:
+   the jobs across workers through Redis, seen by the jobs only as their ``JobBus`` protocol) and
+   its pure half :mod:`.broker_merge` (a leaf).
 3. :mod:`.wiring` (which parts a worker runs with, and how faults' replacements compose) and
    :mod:`.faults` (one module per bug, each declaring the parts it replaces; which faults combine is
    derived from those parts).

@@ -20,6 +20,7 @@ from loadgen.protocol import closecodes
 from target_app import routes
 from target_app.connection import Connection
 from target_app.context import WorkerContext
+from target_app.jobs import JobBus
 from target_app.wiring import Wiring
 
 log = logging.getLogger(__name__)
@@ -29,9 +30,11 @@ SHUTDOWN_MARGIN_S: Final = 0.5
 
 
 class App:
-    def __init__(self, context: WorkerContext, wiring: Wiring) -> None:
+    def __init__(self, context: WorkerContext, wiring: Wiring, bus: JobBus | None = None) -> None:
         self.context = context
         self.jobs = wiring.jobs_class(context)
+        if bus is not None:
+            self.jobs.share(bus)  # jobs across workers (--broker)
         self.connections: set[Connection] = set()
         self._wiring = wiring
 

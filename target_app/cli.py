@@ -59,6 +59,15 @@ def _fault(text: str) -> str:
     return text
 
 
+def _broker(text: str) -> str:
+    from target_app.broker_merge import check_url
+
+    problem = check_url(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
 def build_parser(prog: str = "python -m target_app") -> argparse.ArgumentParser:
     parser = _Parser(
         prog=prog,
@@ -79,7 +88,10 @@ def build_parser(prog: str = "python -m target_app") -> argparse.ArgumentParser:
         "listening line)")
     add("--workers", type=_number(int, 1, "a whole number of at least 1"), default=1,
         help="worker processes sharing the port with SO_REUSEPORT (default %(default)s); jobs are "
-        "per worker")
+        "per worker unless --broker shares them")
+    add("--broker", type=_broker, default=None, metavar="URL",
+        help="Redis to share jobs, subscriptions and state events across workers through: "
+        "redis://HOST:PORT[/DB] or unix:///PATH/TO/redis.sock (default: none, jobs per worker)")
     add("--secret", default=None,
         help=f"HS256 secret for tokens (default: ${SECRET_ENV}, else the documented development "
         f"secret {DEV_SECRET!r} - never use that in production)")
@@ -125,7 +137,7 @@ def parse(argv: Sequence[str], environ: dict[str, str] | None = None,
         host=ns.host, port=ns.port, workers=ns.workers, secret=secret,
         auth_timeout=ns.auth_timeout, max_size=ns.max_size,
         shutdown_timeout=ns.shutdown_timeout, stall_timeout=ns.stall_timeout,
-        faults=tuple(dict.fromkeys(ns.faults)), log_level=ns.log_level,
+        faults=tuple(dict.fromkeys(ns.faults)), log_level=ns.log_level, broker=ns.broker,
     )
 
 

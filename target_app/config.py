@@ -2,6 +2,7 @@
 
 The secret never travels on a worker's command line (where ``ps`` would show it): workers get it
 through the ``WSRACE_SECRET`` environment variable, and :meth:`Config.to_worker_json` leaves it out.
+The broker URL, which may hold a Redis password, travels the same way (``WSRACE_BROKER_URL``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ DEFAULT_MAX_SIZE: Final = 2**20
 DEFAULT_SHUTDOWN_TIMEOUT_S: Final = 5.0
 DEFAULT_STALL_TIMEOUT_S: Final = 10.0
 LOG_LEVELS: Final = ("debug", "info", "warning", "error")
+BROKER_ENV: Final = "WSRACE_BROKER_URL"
+"""How the supervisor hands ``--broker`` to its workers (never on their command line)."""
 
 OUTPUT_LIMIT_BYTES: Final = 4 * 2**20
 """Replies and events a connection may have waiting unsent before it is closed with 1013."""
@@ -44,18 +47,20 @@ class Config:
     stall_timeout: float = DEFAULT_STALL_TIMEOUT_S
     faults: tuple[str, ...] = ()
     log_level: str = "info"
+    broker: str | None = field(default=None, repr=False)
+    """``redis://…`` or ``unix:///…``: jobs shared across workers (:mod:`target_app.broker`)."""
 
     def to_worker_json(self) -> str:
-        """Everything a worker needs except the secret (see the module docstring)."""
+        """Everything a worker needs except the secret and the broker URL (see the module docstring)."""
         data = asdict(self)
-        del data["secret"]
+        del data["secret"], data["broker"]
         return json.dumps(data)
 
     @classmethod
-    def from_worker_json(cls, text: str, secret: str) -> Config:
+    def from_worker_json(cls, text: str, secret: str, broker: str | None = None) -> Config:
         data: dict[str, Any] = json.loads(text)
         data["faults"] = tuple(data.get("faults", ()))
-        return cls(secret=secret, **data)
+        return cls(secret=secret, broker=broker or None, **data)
 
     def with_port(self, port: int) -> Config:
         return replace(self, port=port)

@@ -219,9 +219,14 @@ class Connection:
                 await self.reply(wire.echo_reply(op.id, op.data))
             case wire.Start():
                 job = self.jobs.start(self.user, op.steps, op.step_ms)
+                await self.jobs.known(job)  # with a broker: once any worker can find it
                 await self.reply(wire.started(op.id, job.id))
             case wire.Subscribe():
-                await self.reply(self.subscribe(op))
+                reply = self.subscribe(op)
+                if reply is None:
+                    await self.subscribe_shared(op)
+                else:
+                    await self.reply(reply)
             case wire.Burst():
                 await self.burst(op)
             case wire.Close():
@@ -229,8 +234,9 @@ class Connection:
             case wire.Auth():
                 await self.reply(wire.error(wire.BAD_REQUEST, "already authenticated", op.id))
 
-    def subscribe(self, op: wire.Subscribe) -> Message:
-        """Register for the job's events and return the reply: the snapshot, or an error.
+    def subscribe(self, op: wire.Subscribe) -> Message | None:
+        """Register for the job's events and return the reply: the snapshot, or an error; None if
+        the job is not on this worker but may be on another (there is a broker to ask).
 
         Nothing awaits between the snapshot and queueing its reply (see :mod:`target_app.jobs`).
         """
@@ -238,10 +244,29 @@ class Connection:
         try:
             state = self.jobs.snapshot(self, self.user, op.job)
         except JobNotFound:
+            if self.jobs.shared is not None:
+                return None
             return wire.error(wire.NOT_FOUND, f"no job {op.job!r} on this worker", op.id)
         except JobForbidden:
             return wire.error(wire.FORBIDDEN, f"job {op.job!r} is another user's", op.id)
         return wire.subscribed(op.id, op.job, state.state, state.step)
+
+    async def subscribe_shared(self, op: wire.Subscribe) -> None:
+        """Subscribe to a job of another worker through the broker (see :mod:`target_app.broker`).
+
+        Its events are held back until the reply is queued, so the snapshot still comes first.
+        """
+        assert self.user is not None and self.jobs.shared is not None
+        try:
+            found = await self.jobs.shared.subscribe(self, self.user, op.job)
+        except JobNotFound:
+            await self.reply(wire.error(wire.NOT_FOUND, f"no job {op.job!r}", op.id))
+            return
+        except JobForbidden:
+            await self.reply(wire.error(wire.FORBIDDEN, f"job {op.job!r} is another user's", op.id))
+            return
+        await self.reply(wire.subscribed(op.id, op.job, found.state.state, found.state.step))
+        found.release()
 
     async def burst(self, op: wire.Burst) -> None:
         """Queue ``count`` items at the pace the client reads them (see Outbox.put_flow)."""

@@ -1,8 +1,11 @@
 """The jobs of one worker process: ``start``, ``subscribe``, their tickers and their state events.
 
-A job id is known only to the worker that created it: with ``--workers N``, a connection that lands
-on another worker gets ``not_found`` for it. Ids carry the worker index (``w0-…``, see :mod:`.ids`)
-so clients and tests can tell which worker they reached. Halted jobs stay subscribable for
+Without a broker a job id is known only to the worker that created it: with ``--workers N``, a
+connection that lands on another worker gets ``not_found`` for it. With one (``--broker``), the
+service is handed a :class:`JobBus` (:meth:`JobService.share`, :mod:`target_app.broker`): the jobs
+it starts are also written to the bus, and a job it does not hold is looked up there. Either way
+the jobs a worker owns are served from memory, exactly as here. Ids carry the worker index
+(``w0-…``, see :mod:`.ids`) so clients and tests can tell which worker they reached. Halted jobs stay subscribable for
 :data:`~loadgen.protocol.jobs.HALTED_RETENTION_S` (60 s); the sweeper forgets them some time after.
 
 The service knows its subscribers only as :class:`Subscriber` (something with a name that takes a
@@ -49,6 +52,32 @@ class Subscriber(Protocol):
         """Take one state event; never waits (a ticker must not block on a slow client)."""
 
 
+class SharedJob(Protocol):
+    """A job found on the bus, with its snapshot."""
+
+    @property
+    def state(self) -> JobState: ...
+
+    def release(self) -> None:
+        """The subscribe reply is queued: deliver what came after the snapshot, then go live."""
+
+
+class JobBus(Protocol):
+    """Jobs across workers (:class:`target_app.broker.RedisJobBus`)."""
+
+    def own(self, job: Job) -> None:
+        """A job this worker just started: put it on the bus and relay its changes there."""
+
+    async def announced(self, job_id: str) -> None:
+        """Return once every worker can find the job."""
+
+    async def subscribe(self, subscriber: Subscriber, user: str, job_id: str) -> SharedJob:
+        """Register for a job of another worker and read its snapshot (raises JobNotFound,
+        JobForbidden)."""
+
+    def unsubscribe(self, subscriber: Subscriber) -> None: ...
+
+
 def subscribers_of(job: Job) -> tuple[Subscriber, ...]:
     """The job's subscribers now (the pure registry keeps them as plain hashables)."""
     return cast(tuple[Subscriber, ...], tuple(job.subscribers))
@@ -63,6 +92,12 @@ class JobService:
         self._tickers = 0
         """Ticker tasks not done yet (counted from spawn to done-callback: a ticker cancelled
         before its first step never runs its own ``finally``)."""
+        self.shared: JobBus | None = None
+        """The bus of jobs across workers, if the server has a broker."""
+
+    def share(self, bus: JobBus) -> None:
+        """From now on, jobs are shared with the other workers through ``bus``."""
+        self.shared = bus
 
     def now(self) -> float:
         return asyncio.get_running_loop().time()
@@ -71,12 +106,19 @@ class JobService:
         """Create a job and start its ticker (a fast halt, ``steps == 0``, needs none)."""
         job = self.registry.create(self.context.ids.job(), owner, steps, step_ms, self.now())
         self.context.metrics.jobs_started.inc()
+        if self.shared is not None:
+            self.shared.own(job)  # before the ticker can take a step: the bus sees them in order
         if not job.halted:
             ticker = self.context.tasks.spawn(self._tick(job), name=f"job {job.id}")
             self._tickers += 1
             ticker.add_done_callback(self._ticker_done)
         self._count_jobs()
         return job
+
+    async def known(self, job: Job) -> None:
+        """Return once every worker can find ``job`` (at once without a broker)."""
+        if self.shared is not None:
+            await self.shared.announced(job.id)
 
     def _ticker_done(self, _task: asyncio.Task[None]) -> None:
         self._tickers -= 1
@@ -99,6 +141,8 @@ class JobService:
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         """``subscriber`` is closing: it gets no more events."""
+        if self.shared is not None:
+            self.shared.unsubscribe(subscriber)
         subscribed = self.subscriptions.pop(subscriber, {})
         for job_id, user in subscribed.items():
             try:

@@ -23,7 +23,17 @@ async def run_worker(config: Config, index: int, wiring: Wiring, ready_fd: int |
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    app = App(WorkerContext.for_worker(config, index), wiring)
+    context = WorkerContext.for_worker(config, index)
+    bus = None
+    if config.broker:
+        from target_app.broker import BrokerUnavailable, open_bus  # only with a broker
+
+        try:
+            bus = await open_bus(config.broker, context)
+        except BrokerUnavailable as exc:
+            log.error("worker %d: cannot reach the broker: %s", index, exc)
+            return 1
+    app = App(context, wiring, bus)
     server = await serve(
         app.handler,
         sock=listening_socket(config.host, config.port),
@@ -35,13 +45,15 @@ async def run_worker(config: Config, index: int, wiring: Wiring, ready_fd: int |
         close_timeout=CLOSE_TIMEOUT_S,
     )
     app.start_background()
-    log.info("worker %d accepting on %s:%d (faults: %s)", index, config.host, config.port,
-             ", ".join(config.faults) or "none")
+    log.info("worker %d accepting on %s:%d (faults: %s; jobs: %s)", index, config.host, config.port,
+             ", ".join(config.faults) or "none", "shared through the broker" if bus else "this worker's")
     if ready_fd is not None:
         os.write(ready_fd, b"ready\n")
         os.close(ready_fd)
     await stop.wait()
     log.info("worker %d shutting down (%d connections open)", index, len(app.connections))
     await app.shutdown(server, config.shutdown_timeout)
+    if bus is not None:
+        await bus.close()
     log.info("worker %d stopped", index)
     return 0

@@ -38,7 +38,7 @@ from typing import Final
 
 from loadgen.protocol.tokens import SECRET_ENV
 from target_app import logs
-from target_app.config import Config
+from target_app.config import BROKER_ENV, Config
 from target_app.sockets import shared_socket
 
 log = logging.getLogger("target_app.supervisor")
@@ -96,12 +96,23 @@ class Supervisor:
                 f"{exc.strerror or exc}\n"
             )
             return EXIT_BAD_INPUT
+        if self.config.broker:
+            from target_app.broker import reachable  # only with a broker: the default path never loads redis
+
+            problem = await reachable(self.config.broker)
+            if problem:
+                reservation.close()
+                sys.stderr.write(f"target_app: cannot reach the broker --broker {self.config.broker}: {problem}\n")
+                return EXIT_BAD_INPUT
         self._metrics_dir = tempfile.mkdtemp(prefix="wsrace-metrics-")
         try:
             port = int(reservation.getsockname()[1])
             self.config = self.config.with_port(port)
             self._env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": self._metrics_dir,
                          SECRET_ENV: self.config.secret}
+            self._env.pop(BROKER_ENV, None)
+            if self.config.broker:
+                self._env[BROKER_ENV] = self.config.broker
             return await self._serve()
         finally:
             shutil.rmtree(self._metrics_dir, ignore_errors=True)
@@ -117,6 +128,7 @@ class Supervisor:
              workers=self.config.workers, pid=os.getpid())
         log.info("listening on %s:%d with %d workers", self.config.host, self.config.port,
                  self.config.workers)
+        log.log(*jobs_note(self.config))
         await self._supervise()
         return await self._stop_all()
 
@@ -267,6 +279,18 @@ class Supervisor:
             self._forget(worker)
         log.info("stopped (exit code %d)", code)
         return code
+
+
+def jobs_note(config: Config) -> tuple[int, str]:
+    """The log level and line that say where jobs live (a warning where PROTOCOL.md 1.1 breaks)."""
+    if config.broker:
+        return logging.INFO, f"jobs are shared by the {config.workers} workers through the broker"
+    if config.workers > 1:
+        return logging.WARNING, (
+            f"jobs are per worker: with {config.workers} workers and no --broker, a connection on "
+            "another worker gets not_found for a job (PROTOCOL.md 1.1 wants it shared: "
+            "--broker redis://HOST:PORT or unix:///PATH shares it)")
+    return logging.INFO, "jobs are this one worker's"
 
 
 def _say(**line: object) -> None:

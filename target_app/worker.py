@@ -19,7 +19,7 @@ import uvloop
 
 from loadgen.protocol.tokens import resolve_secret
 from target_app import faults, logs
-from target_app.config import Config
+from target_app.config import BROKER_ENV, Config
 from target_app.server import run_worker
 
 PR_SET_PDEATHSIG = 1
@@ -41,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.parent_pid is not None:
         die_with_parent(args.parent_pid)
-    config = Config.from_worker_json(args.config, resolve_secret(None))
+    config = Config.from_worker_json(args.config, resolve_secret(None), os.environ.get(BROKER_ENV))
     logs.setup(config.log_level, f"w{args.index}")
     wiring = faults.build(config.faults)  # the faults are installed here, once, at start-up
     return uvloop.run(run_worker(config, args.index, wiring, args.ready_fd))

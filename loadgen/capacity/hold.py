@@ -39,6 +39,10 @@ from loadgen.sessions_plan import (
 __all__ = ["add_options", "after", "check_unused", "is_loopback", "not_local", "plan_for", "prepare", "template"]
 
 
+PROCESSES_FLAG = "--processes"
+"""Locust's flag for forked worker processes, which the hold profile sets itself."""
+
+
 def _count(text: str) -> int:
     cleaned = text.replace("_", "").lower()
     value = int(cleaned[:-1]) * 1000 if cleaned.endswith("k") and cleaned[:-1].isdigit() else None
@@ -138,8 +142,8 @@ def plan_for(sessions: int, args: argparse.Namespace, limits: MachineLimits | No
 def prepare(args: argparse.Namespace, passthrough: Sequence[str], limits: MachineLimits | None = None) -> list[str]:
     """Plan the hold for this machine (or ``limits``): sets ``args.schedule``, ``args.target_workers``
     and ``args.source_addresses``, and returns Locust's extra flags (``--processes P``)."""
-    if any(arg == "--processes" or arg.startswith("--processes=") for arg in passthrough):
-        raise UsageError("--processes: the hold profile sets it for the sessions asked for; leave it out")
+    if any(arg == PROCESSES_FLAG or arg.startswith(f"{PROCESSES_FLAG}=") for arg in passthrough):
+        raise UsageError(f"{PROCESSES_FLAG}: the hold profile sets it for the sessions asked for; leave it out")
     base = template(args)
     try:
         shape = hold_shape(base, args.connect_rate, args.hold)
@@ -161,7 +165,7 @@ def prepare(args: argparse.Namespace, passthrough: Sequence[str], limits: Machin
         args.target_workers = max(args.target_workers or 0, plan.target_workers)
     if plan.source_addresses:
         args.source_addresses = format_addresses(plan.source_addresses)
-    return [*passthrough, *(["--processes", str(plan.load_processes)] if plan.load_processes > 1 else [])]
+    return [*passthrough, *([PROCESSES_FLAG, str(plan.load_processes)] if plan.load_processes > 1 else [])]
 
 
 def after(results: Path) -> None:

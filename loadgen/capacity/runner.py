@@ -163,8 +163,9 @@ def run_level(args: argparse.Namespace, sessions: int, shape: HoldShape, plan: S
     host = args.host
     if not host:
         shutdown = 5.0 + sessions / TARGET_SESSIONS_PER_SHUTDOWN_S
+        broker = getattr(args, "target_broker", None)
         target = BundledTarget(workers=plan.target_workers, faults=args.fault, secret=args.secret,
-                               shutdown_timeout=shutdown)
+                               shutdown_timeout=shutdown, extra_args=("--broker", broker) if broker else ())
         try:
             host = target.start(START_TIMEOUT_S)
         except StartFailed as exc:
@@ -252,8 +253,8 @@ def _target_gone(target: BundledTarget) -> str:
 def main(args: argparse.Namespace, passthrough: Sequence[str]) -> int:
     """``wsrace run --profile capacity``: the whole ramp; its exit code."""
     check_inputs(RunOptions.from_namespace(args), args.host)
-    if any(arg == "--processes" or arg.startswith("--processes=") for arg in passthrough):
-        raise exitcodes.UsageError("--processes: the capacity profile sets it per level; leave it out")
+    if any(arg == hold.PROCESSES_FLAG or arg.startswith(f"{hold.PROCESSES_FLAG}=") for arg in passthrough):
+        raise exitcodes.UsageError(f"{hold.PROCESSES_FLAG}: the capacity profile sets it per level; leave it out")
     levels = _levels(args)
     plans = [hold.plan_for(sessions, args) for sessions, _ in levels]  # every level, before any load
     limits = read_limits()

@@ -7,11 +7,16 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write_text"]
+__all__ = ["atomic_write_bytes", "atomic_write_text"]
 
 
 def atomic_write_text(path: str | Path, text: str, *, mode: int = 0o644) -> None:
-    """Write ``text`` (UTF-8) to ``path`` through a temporary file in the same directory.
+    """Write ``text`` as UTF-8 to ``path`` atomically (:func:`atomic_write_bytes`)."""
+    atomic_write_bytes(path, text.encode("utf-8"), mode=mode)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes, *, mode: int = 0o644) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same directory.
 
     The temporary file is flushed and fsynced, then moved over ``path`` with :func:`os.replace`
     (atomic on POSIX and Windows), then the directory is fsynced so the rename survives a crash.
@@ -21,8 +26,8 @@ def atomic_write_text(path: str | Path, text: str, *, mode: int = 0o644) -> None
     directory = target.parent
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)  # mkstemp creates 0600; results are meant to be shared

@@ -240,6 +240,7 @@ def build_results(
     server_samples: Sequence[Mapping[str, Any]] = (),
     baseline: Mapping[str, Any] | None = None,
     processes: Mapping[str, Any] | None = None,
+    timeline: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Assemble a version-1 results document.
 
@@ -253,7 +254,8 @@ def build_results(
     ``run_error`` says why the run broke, if it did. ``baseline`` is the latency probe's summary
     (:func:`loadgen.judge.baseline.summarize`), None when the run had no probe. ``processes`` is
     what was seen of the run's processes dying (:mod:`loadgen.judge.processes`), None to leave the
-    section out.
+    section out. ``timeline`` is the run's per-interval samples (:mod:`loadgen.report.timeline`),
+    None to leave it out.
     """
     names = sorted(set(tallies) | set(step_stats))
     scenarios: dict[str, Any] = {}
@@ -285,6 +287,8 @@ def build_results(
         doc["baseline"] = dict(baseline)
     if processes is not None:
         doc["processes"] = dict(processes)
+    if timeline is not None:
+        doc["timeline"] = dict(timeline)
     if verdicts is None:
         verdicts = evaluate(doc, thresholds, run_checks)
     return with_verdicts(doc, thresholds, verdicts)

@@ -8,7 +8,11 @@ from typing import Any
 from loadgen.judge.evaluate import Verdict, format_ms, format_rate, top_kinds
 from loadgen.judge.relative import render_baseline
 
-__all__ = ["grid", "render_table", "worst_step"]
+__all__ = ["SCENARIO_HEADERS", "grid", "render_table", "scenario_rows", "worst_step"]
+
+SCENARIO_HEADERS = ("scenario", "iterations", "error rate", "limit", "step", "p95 ms", "p99 ms", "verdict",
+                    "top error kinds")
+"""The columns of :func:`scenario_rows` (the terminal's table and the HTML report's)."""
 
 
 def grid(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[int] = ()) -> str:
@@ -42,7 +46,8 @@ def worst_step(
     return max(pool, key=key) if pool else None
 
 
-def _scenario_rows(verdicts: Sequence[Verdict], doc: Mapping[str, Any]) -> list[list[str]]:
+def scenario_rows(verdicts: Sequence[Verdict], doc: Mapping[str, Any]) -> list[list[str]]:
+    """A row per judged scenario, in :data:`SCENARIO_HEADERS` order, as text."""
     scenarios: Mapping[str, Any] = doc.get("scenarios") or {}
     groups: dict[str, list[Verdict]] = {}
     for verdict in verdicts:
@@ -78,11 +83,9 @@ def render_table(verdicts: Sequence[Verdict], doc: Mapping[str, Any]) -> str:
     """The verdict table: a row per scenario, per server counter and per run check, then the
     messages of the failed checks and a one-line result."""
     parts = []
-    rows = _scenario_rows(verdicts, doc)
+    rows = scenario_rows(verdicts, doc)
     if rows:
-        headers = ["scenario", "iterations", "error rate", "limit", "step", "p95 ms", "p99 ms",
-                   "verdict", "top error kinds"]
-        parts.append(grid(headers, rows, right=(1, 2, 3, 5, 6)))
+        parts.append(grid(SCENARIO_HEADERS, rows, right=(1, 2, 3, 5, 6)))
     relative = render_baseline(verdicts, doc)  # the latency baseline and each ratio to it
     if relative:
         parts.append(relative)

@@ -24,12 +24,13 @@ MAX_LINES = 550  # "about 500": a module past this has more than one job
 LOADGEN_LEVELS = (
     ("loadgen.protocol",),
     ("loadgen.urls", "loadgen.paths", "loadgen.exitcodes", "loadgen.counter_growth", "loadgen.judge",
+     "loadgen.report.timeline", "loadgen.report.plot", "loadgen.report.html",
      "loadgen.sessions_plan", "loadgen.machine_limits", "loadgen.capacity.levels"),
     ("loadgen.errors", "loadgen.session", "loadgen.client", "loadgen.metrics_scrape", "loadgen.tokens_source",
      "loadgen.children", "loadgen.bundled", "loadgen.run_options", "loadgen.capacity.machine"),
     ("loadgen.context", "loadgen.collector", "loadgen.server_poller", "loadgen.shape", "loadgen.user",
      "loadgen.plugin", "loadgen.probe", "loadgen.abort", "loadgen.interrupts", "loadgen.process_watch",
-     "loadgen.checkpoint"),
+     "loadgen.checkpoint", "loadgen.report"),
     ("loadgen.cli", "loadgen.commands", "loadgen.bench", "loadgen.selftest", "loadgen.soak", "loadgen.capacity"),
 )
 """loadgen's levels, bottom up, as its package docstring lists them."""

@@ -1,5 +1,6 @@
 """loadgen.capacity.hold.prepare: ``wsrace run --profile hold --sessions N`` turned into the flags of
-an ordinary run, for given machine limits (no Locust started, no socket connected)."""
+an ordinary run, for given machine limits (no Locust started, no socket connected: the flag for
+Locust's worker processes is only compared, so this module is not in the port-5557 group)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def test_a_big_hold_sets_processes_target_workers_and_addresses(tmp_path: Path) 
     args, passthrough = _args(tmp_path, "--sessions", "100k", "--loglevel", "INFO")
     extra = hold.prepare(args, passthrough, HERE)
     processes = -(-100_000 // sessions_per_process(HERE.nofile))
-    assert extra == ["--loglevel", "INFO", "--processes", str(processes)]
+    assert extra == ["--loglevel", "INFO", hold.PROCESSES_FLAG, str(processes)]
     assert args.target_workers == processes
     assert len(parse_addresses(args.source_addresses)) >= 100_000 // int(HERE.ports * 0.9)
     schedule = parse_schedule(args.schedule)
@@ -60,7 +61,7 @@ def test_the_test_schedule_gives_n_when_sessions_is_left_out(tmp_path: Path) -> 
 
 @pytest.mark.parametrize(("argv", "problem"), [
     (("--sessions", "60000", "--source-addresses", "127.0.0.2-127.0.0.3"), "give at least 3 addresses"),
-    (("--sessions", "20000", "--processes", "4"), "--processes"),
+    (("--sessions", "20000", hold.PROCESSES_FLAG, "4"), hold.PROCESSES_FLAG),
     (("--sessions", "20000", "--target-workers", "1"), "--target-workers 1"),
     (("--source-addresses", "192.0.2.1"), "not an address of this machine"),
     (("--connect-rate", "0"), None),

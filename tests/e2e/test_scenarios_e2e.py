@@ -13,6 +13,7 @@ import pytest
 
 from loadgen.judge.schedule import parse_schedule
 from loadgen.paths import default_schedule
+from tests.support.quick_run import QuickRun
 from tests.support.wsrace_cli import run_wsrace
 
 HERE = Path(__file__).resolve().parent
@@ -25,12 +26,9 @@ def _explain(finished) -> str:
     return f"exit {finished.returncode}; output tail:\n{finished.output[-5000:]}"
 
 
-def test_quick_profile_passes_on_the_correct_app_with_two_processes(tmp_path: Path) -> None:
+def test_quick_profile_passes_on_the_correct_app_with_two_processes(quick_run: QuickRun) -> None:
     """The whole quick profile is green against the correct target, load spread over 2 processes."""
-    finished = run_wsrace(
-        "run", "--profile", "quick", "--processes", "2", "--results", "r.json", "--junit", "r.xml",
-        timeout=RUN_TIMEOUT_S, cwd=tmp_path,
-    )
+    finished = quick_run.finished
     assert finished.returncode == 0, _explain(finished)
     doc = finished.results()
     assert doc["passed"] is True
@@ -38,7 +36,7 @@ def test_quick_profile_passes_on_the_correct_app_with_two_processes(tmp_path: Pa
     assert set(doc["scenarios"]) == set(parse_schedule(default_schedule("quick")).scenarios)
     for name, entry in doc["scenarios"].items():
         assert entry["iterations"] > 0 and entry["failures"] == 0, (name, entry)
-    assert (tmp_path / "r.xml").read_text().startswith("<?xml")
+    assert quick_run.junit.read_text().startswith("<?xml")
 
 
 FAULTS = [

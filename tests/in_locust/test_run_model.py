@@ -39,6 +39,7 @@ def _cli_parser() -> argparse.ArgumentParser:
 
 CLI_ARGV = [
     ["--fault", "lost-snapshot", "--fault", "early-drop", "--target-workers", "3", "--results", "x.json",
+     "--target-broker", "unix:///tmp/redis.sock",
      "--junit", "j.xml", "--thresholds", "t.toml", "--schedule", "s.toml", "--profile", "quick"],
     ["--host", "ws://127.0.0.1:1", "--secret", "s3cret", "--token-command", "echo x"],
     ["--token-file", "tokens.txt"],

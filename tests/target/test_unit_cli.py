@@ -23,7 +23,7 @@ def test_every_flag_is_parsed() -> None:
         ["--host", "::1", "--port", "0", "--workers", "3", "--secret", "s3", "--auth-timeout", "0.5",
          "--max-size", "1000", "--shutdown-timeout", "2", "--stall-timeout", "1.5",
          "--fault", "lossy-queue", "--fault", "global-lock", "--fault", "lossy-queue",
-         "--log-level", "debug"],
+         "--log-level", "debug", "--broker", "unix:///run/redis.sock"],
         environ={},
     )
     assert isinstance(config, Config)
@@ -32,6 +32,7 @@ def test_every_flag_is_parsed() -> None:
         0.5, 1000, 2.0, 1.5)
     assert config.faults == ("lossy-queue", "global-lock")  # repeats collapse, order kept
     assert config.log_level == "debug"
+    assert config.broker == "unix:///run/redis.sock"
 
 
 def test_secret_from_environment_then_flag() -> None:
@@ -55,6 +56,8 @@ def test_secret_from_environment_then_flag() -> None:
         (["--fault", "bogus"], "valid faults: lost-snapshot, lossy-queue, early-drop"),
         (["--fault", "cross-talk", "--fault", "unsafe-close"], "cannot be combined"),
         (["--log-level", "loud"], "invalid choice"),
+        (["--broker", "http://127.0.0.1:6379"], "not a broker URL: give redis://HOST:PORT"),
+        (["--broker", "unix://"], "names no socket"),
         (["--secret", ""], "must not be empty"),
         (["--frobnicate"], "unrecognized arguments"),
     ],
@@ -71,7 +74,7 @@ def test_help_exits_0_and_lists_every_flag_and_fault(capsys: pytest.CaptureFixtu
     assert cli.parse(["--help"], environ={}) == 0
     out = capsys.readouterr().out
     for flag in ("--host", "--port", "--workers", "--secret", "--auth-timeout", "--max-size",
-                 "--shutdown-timeout", "--stall-timeout", "--fault", "--log-level"):
+                 "--shutdown-timeout", "--stall-timeout", "--fault", "--log-level", "--broker"):
         assert flag in out
     from target_app.faults import FAULTS
 
@@ -85,3 +88,26 @@ def test_worker_config_round_trips_without_the_secret() -> None:
     text = config.to_worker_json()
     assert "hush" not in text
     assert Config.from_worker_json(text, "hush") == config
+
+
+def test_worker_config_round_trips_without_the_broker_url() -> None:
+    """The broker URL (it may hold a Redis password) goes by environment, like the secret."""
+    config = Config(port=0, workers=2, secret="hush", broker="redis://:pw@127.0.0.1:6379")
+    text = config.to_worker_json()
+    assert "pw@" not in text
+    assert Config.from_worker_json(text, "hush", "redis://:pw@127.0.0.1:6379") == config
+    assert Config.from_worker_json(text, "hush").broker is None
+
+
+@pytest.mark.parametrize(("workers", "broker", "level", "says"), [
+    (1, None, "INFO", "this one worker's"),
+    (2, None, "WARNING", "jobs are per worker: with 2 workers and no --broker"),
+    (2, "unix:///r.sock", "INFO", "shared by the 2 workers through the broker"),
+])
+def test_the_start_log_says_where_jobs_live(workers: int, broker: str | None, level: str, says: str) -> None:
+    import logging
+
+    from target_app.supervisor import jobs_note
+
+    got_level, line = jobs_note(Config(workers=workers, broker=broker))
+    assert logging.getLevelName(got_level) == level and says in line

@@ -30,6 +30,7 @@ __all__ = [
     "Sample",
     "check_hold",
     "figures",
+    "hold_problem",
     "hold_schedule",
     "hold_shape",
     "max_sessions_passed",
@@ -158,6 +159,8 @@ class LevelFigures:
     peak_held: int | None
     connected_s: float | None
     connect_rate: float | None
+    held_s: float | None
+    """Seconds from the first sample that saw every session open to the last one that did."""
     load_rss_mib: float
     load_kib_per_session: float
     load_processes: int
@@ -207,6 +210,7 @@ def figures(samples: Sequence[Sample], sessions: int) -> LevelFigures:
         peak_held=peak_held,
         connected_s=None if began is None or full is None else round(full - began, 1),
         connect_rate=rate,
+        held_s=None if full is None or last_full is None else round(last_full - full, 1),
         load_rss_mib=round(load_peak / MIB, 1),
         load_kib_per_session=round(load_peak / 1024 / sessions, 1),
         load_processes=max((s.load_processes for s in samples), default=0),
@@ -222,6 +226,20 @@ def figures(samples: Sequence[Sample], sessions: int) -> LevelFigures:
         target_cpu_hold=_cpu(samples, full, last_full, "target_cpu_s"),
         min_available_mib=round(min(s.available_bytes for s in samples) / MIB, 1) if samples else None,
     )
+
+
+def hold_problem(found: LevelFigures, sessions: int, hold_s: float, sample_s: float) -> str | None:
+    """Why a level did not hold its ``sessions`` for ``hold_s`` seconds, in words, or None. The
+    samples come every ``sample_s`` seconds, so the hold seen may fall short by up to two of them."""
+    if found.peak_held is None:
+        return None  # /metrics never answered: the level's own run judged the target unreachable
+    if found.peak_held < sessions:
+        return f"the target never held all {sessions:,} sessions at once (at most {found.peak_held:,})"
+    if found.held_s is None or found.held_s + 2 * sample_s < hold_s:
+        rate = "" if found.connect_rate is None else f"; the connects came at {found.connect_rate:g}/s"
+        return (f"all {sessions:,} sessions were held together for {found.held_s or 0:g} s of the {hold_s:g} s "
+                f"asked{rate}: the ramp took the hold's time (ask a lower --connect-rate)")
+    return None
 
 
 def per_added_session(previous: Mapping[str, Any] | None, current: Mapping[str, Any], side: str) -> float | None:

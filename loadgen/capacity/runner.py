@@ -14,7 +14,8 @@ Then, smallest first, each level is:
    :data:`MEMORY_FLOOR` the level is stopped (SIGTERM, results still written) and fails on memory;
 4. the target stopped and checked.
 
-A level passes when its run exits 0 and its target stopped cleanly. The ramp stops at the first
+A level passes when its run exits 0, the target held all its sessions at once for the hold asked
+(as sampled: :func:`~loadgen.capacity.levels.hold_problem`) and its target stopped cleanly. The ramp stops at the first
 level that fails; the results file (``format: wsrace-capacity``, docs/results-format.md) gives
 ``capacity.max_sessions_passed`` and one entry per level. Exit 0 when a level passed, 1 when the
 first failed, 3 when a level broke (its run exited 3 or overran its deadline, or the target did not
@@ -43,6 +44,7 @@ from loadgen.capacity.levels import (
     LevelsError,
     check_hold,
     figures,
+    hold_problem,
     hold_schedule,
     hold_shape,
     max_sessions_passed,
@@ -73,6 +75,8 @@ MEMORY_FLOOR: Final = 0.05
 """A level is stopped when the machine's available memory falls below this share of its total."""
 TARGET_SESSIONS_PER_SHUTDOWN_S: Final = 2000
 """The level's target gets 5 s plus a second per this many sessions to close them all with 1001."""
+SAMPLE_S: Final = 1.0
+"""Both sides are sampled this often during a level."""
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -182,6 +186,9 @@ def run_level(args: argparse.Namespace, sessions: int, shape: HoldShape, plan: S
         stop = target.stop() if target is not None else None
     failed, kinds = _own_verdict(files["results"])
     found = figures(samples, sessions)
+    held_short = hold_problem(found, sessions, shape.hold_s, SAMPLE_S)
+    if held_short is not None:
+        failed.append(f"hold: {held_short}")
     reasons = explain(kinds) + (_target_said(target.child.log_text()) if target and target.child and
                                 target.child.log_path.exists() else [])
     if why_stopped and why_stopped.startswith("interrupted by "):
@@ -206,7 +213,7 @@ def _run(cmd: list[str], env: dict[str, str] | None, log: Path, target: BundledT
     floor = MEMORY_FLOOR * (read_limits().memory_bytes or 0)
     with Child.start(cmd, name="capacity level", output="log", env=env) as child:
         target_pid = target.child.pid if target is not None and target.child is not None else None
-        with LevelSampler(child.pid, target_pid, host) as sampler:
+        with LevelSampler(child.pid, target_pid, host, SAMPLE_S) as sampler:
             try:
                 while (code := child.wait(min(started + limit_s, time.monotonic() + 1.0))) is None:
                     last = sampler.last

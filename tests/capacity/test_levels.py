@@ -13,6 +13,7 @@ from loadgen.capacity.levels import (
     Sample,
     check_hold,
     figures,
+    hold_problem,
     hold_schedule,
     hold_shape,
     max_sessions_passed,
@@ -120,6 +121,7 @@ def test_figures_of_a_level_from_its_samples() -> None:
     found = figures(samples, sessions)
     assert found.peak_held == sessions
     assert found.connected_s == 2.0
+    assert found.held_s == 2.0  # seen full at 3 s and 5 s
     assert found.connect_rate == pytest.approx((sessions - 100) / 2.0)
     assert found.load_rss_mib == 200.0 and found.target_rss_mib == 100.0
     assert found.load_kib_per_session == pytest.approx(200 * 1024 / sessions, abs=0.1)
@@ -140,11 +142,23 @@ def test_memory_per_added_session_between_levels() -> None:
 
 
 def test_figures_of_a_level_that_never_got_all_its_sessions() -> None:
-    """No connect rate, no hold CPU: they are not made up; the peak says how far it got."""
+    """No connect rate, no hold CPU: they are not made up; the peak says how far it got, and the
+    level did not hold."""
     samples = [_sample(0, 1, 0, 0), _sample(1, 400, 1, 1), _sample(2, 500, 2, 2)]
     found = figures(samples, 1000)
     assert found.peak_held == 500 - PROBE_CONNECTIONS
-    assert found.connect_rate is None and found.load_cpu_hold is None
+    assert found.connect_rate is None and found.load_cpu_hold is None and found.held_s is None
+    assert "never held all 1,000 sessions at once (at most 499)" in (hold_problem(found, 1000, 60, 1) or "")
+
+
+def test_a_level_held_for_less_than_the_hold_asked_did_not_hold() -> None:
+    """All sessions open at once, but for 20 s of the 60 asked: the ramp ate the hold, said so."""
+    p = PROBE_CONNECTIONS
+    samples = [_sample(t, p + (1000 if t >= 40 else 25 * t), t, t) for t in range(61)]
+    found = figures(samples, 1000)
+    assert found.held_s == 20.0
+    assert "held together for 20 s of the 60 s asked" in (hold_problem(found, 1000, 60, 1.0) or "")
+    assert hold_problem(found, 1000, 21, 1.0) is None  # within two samples of the hold asked
 
 
 def test_figures_without_our_target() -> None:

@@ -100,7 +100,7 @@ def test_capacity_reports_the_last_level_that_passed(tmp_path: Path) -> None:
     thresholds.write_text(f"[defaults]\nmax_error_rate = 0.0\nmin_iterations = 1\n\n[server]\n"
                           f"connections_total = {limit}\n")
     finished = run_wsrace(
-        "run", "--profile", "capacity", "--levels", ",".join(map(str, levels)), "--hold", "1.5",
+        "run", "--profile", "capacity", "--levels", ",".join(map(str, levels)), "--hold", "3",
         "--hold-interval", "0.5", "--connect-rate", "200", "--thresholds", str(thresholds),
         "--results", "cap.json", timeout=RUN_TIMEOUT_S, cwd=tmp_path)
     assert finished.returncode == 0, _explain(finished)

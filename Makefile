@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench capacity clean
 
 run: $(VENV)/.installed
 	$(BIN)/wsrace run --profile quick $(ARGS)
@@ -20,6 +20,10 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/wsrace bench --runs 3 $(ARGS)
+
+# e.g. make capacity ARGS="--sessions 100000" (README "Many sessions")
+capacity: $(VENV)/.installed
+	$(BIN)/wsrace capacity $(ARGS)
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -12,14 +12,18 @@ included):
    scenarios, schedules, thresholds), :mod:`.exitcodes`, :mod:`.counter_growth`, :mod:`.backoff`
    (a user's wait after fast failures), :mod:`loadgen.judge` (thresholds, schedule, results,
    verdicts, JUnit, compare, the web UI's Thresholds tab as data), :mod:`.progress_line` (a
-   headless run's progress line: its text and when it is written), and the pure parts of
+   headless run's progress line: its text and when it is written), the pure parts of
    :mod:`loadgen.report`: :mod:`~loadgen.report.timeline` (per-interval samples),
-   :mod:`~loadgen.report.plot` (the PNG) and :mod:`~loadgen.report.html` (the verdict in HTML).
+   :mod:`~loadgen.report.plot` (the PNG) and :mod:`~loadgen.report.html` (the verdict in HTML),
+   :mod:`.sessions_plan` (processes and source addresses for N sessions), :mod:`.machine_limits`
+   (an OS limit as an error kind in plain words) and :mod:`loadgen.capacity.levels` (hold schedules,
+   capacity levels and their verdict).
 3. I/O without Locust: :mod:`loadgen.session` (the gevent-native WebSocket client on websockets'
    sans-I/O core), :mod:`.client` (``ProtocolClient``: drives a session, judges by the core's
    conversation rules), :mod:`.metrics_scrape`, :mod:`.tokens_source`, :mod:`.children` (child
    processes), :mod:`.bundled` (the bundled target as a child process), :mod:`.run_options` (the
-   flags of a run, declared once).
+   flags of a run, declared once), :mod:`loadgen.capacity.machine` (the machine's fd, port and
+   memory limits).
 4. Inside Locust: :mod:`.context` (the one run context on the Environment), :mod:`.collector`,
    :mod:`.server_poller`, :mod:`.shape`, :mod:`.user` (``RaceUser``), :mod:`.plugin` (options,
    bundled target, verdict at quit), :mod:`.probe` (the run's latency baseline), :mod:`.abort`
@@ -30,9 +34,10 @@ included):
    :mod:`.webui` (the Thresholds tab, the start form, one fresh run per start in Locust's web UI),
    and the rest of :mod:`loadgen.report` (the sampler of each run, the plot and the HTML report).
 5. The CLI: :mod:`.cli` and :mod:`loadgen.commands`
-   (``wsrace run|serve|check|compare|plot|bench|selftest|soak``), :mod:`loadgen.bench`,
-   :mod:`loadgen.selftest` (every fault against the scenarios) and :mod:`loadgen.soak` (a profile
-   again and again against one target). Only ``wsrace serve`` (:mod:`loadgen.commands.serve`)
+   (``wsrace run|serve|check|compare|plot|bench|selftest|soak|capacity``), :mod:`loadgen.bench`,
+   :mod:`loadgen.selftest` (every fault against the scenarios), :mod:`loadgen.soak` (a profile
+   again and again against one target) and :mod:`loadgen.capacity` (the hold profile's plan, the
+   capacity ramp). Only ``wsrace serve`` (:mod:`loadgen.commands.serve`)
    imports ``target_app``, to hand over to it; nothing else of loadgen does.
 
 Importing this package itself loads nothing, so the target app can share :mod:`loadgen.protocol`

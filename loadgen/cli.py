@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "bench": "benchmark wsrace's load generator against baselines, side by side",
     "selftest": "run the quick profile against the bundled target clean and with each fault: what catches what",
     "soak": "run a profile N times against one target; check memory, files, jobs stay flat",
+    "capacity": "hold N sessions (or step up levels until one fails): memory per session, connect rate",
 }
 
 USAGE = (

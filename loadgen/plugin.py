@@ -90,9 +90,9 @@ def _load_plan(environment: Any, opts: RunOptions) -> JudgePlan:
     uses_schedule = environment.shape_class is not None and isinstance(environment.shape_class, ScheduleShape)
     if not uses_schedule:
         return JudgePlan(thresholds, thresholds_path)
-    if opts.schedule is None and opts.profile not in (None, *paths.PROFILES):
+    if opts.schedule is None and opts.profile not in (None, *paths.SCHEDULED_PROFILES):
         raise exitcodes.UsageError(
-            f"--profile {opts.profile!r}: no such schedule; expected one of {', '.join(paths.PROFILES)}, "
+            f"--profile {opts.profile!r}: no such schedule; expected one of {', '.join(paths.SCHEDULED_PROFILES)}, "
             "or give --schedule FILE"
         )
     schedule_path = opts.schedule or str(paths.default_schedule(opts.profile))

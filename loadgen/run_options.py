@@ -23,6 +23,7 @@ from loadgen import paths
 from loadgen.exitcodes import UsageError
 from loadgen.protocol.faults import unknown_problem
 from loadgen.protocol.tokens import SECRET_ENV
+from loadgen.sessions_plan import PlanError, parse_addresses
 from loadgen.urls import base_url_problem
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "RunOptions",
     "add_cli_options",
     "add_locust_options",
+    "addresses_problem",
     "check_inputs",
     "fault_problem",
     "host_problem",
@@ -51,6 +53,20 @@ def whole_number(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
     return value
+
+
+def positive_seconds(text: str) -> float:
+    """An argparse type: a number of seconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
+
+
+HOLD_INTERVAL_S: Final = 30.0
 
 
 @dataclass(frozen=True)
@@ -97,8 +113,9 @@ class OptionSpec:
 
 
 OPTIONS: Final[tuple[OptionSpec, ...]] = (
-    OptionSpec(("--profile",), "shipped schedule: quick (< 60 s, for CI) or full (default)",
-               default=paths.DEFAULT_PROFILE, choices=paths.PROFILES, owner="locust"),
+    OptionSpec(("--profile",), "shipped schedule: quick (< 60 s, for CI) or full (default); hold (many "
+               "held sessions, --sessions N) or capacity (hold at growing counts until one fails)",
+               default=paths.DEFAULT_PROFILE, choices=paths.RUN_PROFILES, owner="locust"),
     OptionSpec(("--host", "-H"), "base URL of a server that speaks the protocol (default: the bundled target)",
                owner="locust"),
     OptionSpec(("--locustfile", "-f"), "scenarios to run (default: the shipped scenarios)",
@@ -124,6 +141,11 @@ OPTIONS: Final[tuple[OptionSpec, ...]] = (
     OptionSpec(("--junit",), "also write JUnit XML for CI test reporters", metavar="PATH"),
     OptionSpec(("--locust-stats",), "headless: also print Locust's request tables (every 2 s and a final "
                "summary) instead of one progress line per stage", action="store_true"),
+    OptionSpec(("--source-addresses",), "bind the load side's sessions to these local addresses, each "
+               "process to its share (e.g. 127.0.0.2-127.0.0.9): past ~28k sessions per address pair",
+               metavar="ADDRS"),
+    OptionSpec(("--hold-interval",), "seconds between a held session's keep-alive echoes (hold scenario)",
+               default=HOLD_INTERVAL_S, type=positive_seconds, metavar="S"),
 )
 
 
@@ -189,6 +211,8 @@ class RunOptions:
     junit: str | None = None
     profile: str | None = None
     locust_stats: bool = False
+    source_addresses: str | None = None
+    hold_interval: float = HOLD_INTERVAL_S
 
     @classmethod
     def from_namespace(cls, ns: Any) -> RunOptions:
@@ -211,6 +235,8 @@ class RunOptions:
             junit=get("junit", None),
             profile=get("profile", None),
             locust_stats=bool(get("locust_stats", False)),
+            source_addresses=get("source_addresses", None),
+            hold_interval=float(get("hold_interval", HOLD_INTERVAL_S)),
         )
 
 
@@ -233,6 +259,17 @@ def host_problem(host: str | None) -> str | None:
     return f"--host {host}: {problem}" if problem else None
 
 
+def addresses_problem(text: str | None) -> str | None:
+    """What is wrong with ``--source-addresses``, or None."""
+    if text is None:
+        return None
+    try:
+        parse_addresses(text)
+    except PlanError as exc:
+        return str(exc)
+    return None
+
+
 def writable_problem(flag: str, value: str) -> str | None:
     """What stops ``value`` from being written as the file of ``flag``, or None."""
     path = Path(value)
@@ -252,6 +289,7 @@ def check_inputs(options: RunOptions, host: str | None) -> None:
         host_problem(host),
         writable_problem("--results", options.results),
         writable_problem("--junit", options.junit) if options.junit else None,
+        addresses_problem(options.source_addresses),
     )
     for problem in problems:
         if problem:

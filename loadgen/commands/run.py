@@ -18,7 +18,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from loadgen import exitcodes
+from loadgen import exitcodes, paths
+from loadgen.capacity import hold
 from loadgen.commands import salvage
 from loadgen.run_options import RunOptions, add_cli_options, check_inputs, locust_args
 
@@ -41,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wsrace run", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_cli_options(parser)
+    hold.add_options(parser)  # --sessions, --connect-rate, --hold, --levels: never handed to Locust
     return parser
 
 
@@ -89,6 +91,14 @@ def _check_locustfile(spec: str) -> None:
 
 def main(argv: Sequence[str]) -> int:
     args, passthrough = _parser().parse_known_args(list(argv))
+    if args.profile == paths.CAPACITY_PROFILE:  # one hold run per level: loadgen.capacity.runner
+        from loadgen.capacity import runner
+
+        return runner.main(args, passthrough)
+    if args.profile == paths.HOLD_PROFILE:  # N planned for this machine; then the ordinary run
+        passthrough = hold.prepare(args, passthrough)
+    else:
+        hold.check_unused(args)
     # Refused here, before Locust starts; the plugin makes the same checks for `locust -f` by hand.
     check_inputs(RunOptions.from_namespace(args), args.host)
     _check_locustfile(args.locustfile)
@@ -110,6 +120,8 @@ def main(argv: Sequence[str]) -> int:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     salvaged = salvage.after_locust(code, results, args.junit, launched)  # a master that died: its checkpoint
+    if args.profile == paths.HOLD_PROFILE:
+        hold.after(results)  # the machine limits that failed sessions, in plain words
     return salvaged if salvaged is not None else _verdict_code(code, results)
 
 

@@ -69,13 +69,20 @@ still read are named in :mod:`~loadgen.session.connection`.
 """
 
 from loadgen.session.messages import ConnectionEnded, Session
-from loadgen.session.transport import SocketFactory, slow_reader_connect, tcp_connect, unverified_ssl_context
+from loadgen.session.transport import (
+    SocketFactory,
+    bound_connect,
+    slow_reader_connect,
+    tcp_connect,
+    unverified_ssl_context,
+)
 from loadgen.urls import ws_url
 
 __all__ = [
     "ConnectionEnded",
     "Session",
     "SocketFactory",
+    "bound_connect",
     "slow_reader_connect",
     "tcp_connect",
     "unverified_ssl_context",

@@ -29,6 +29,7 @@ __all__ = [
     "GeventIO",
     "SocketFactory",
     "SocketIO",
+    "bound_connect",
     "io_for",
     "new_lock",
     "open_socket",
@@ -63,6 +64,34 @@ def tcp_connect(host: str, port: int, timeout: float) -> socket.socket:
             raise
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
+
+
+IP_BIND_ADDRESS_NO_PORT: Final = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
+"""Linux's option (``<linux/in.h>``; Python 3.11 does not name it): a ``bind`` to an address with
+port 0 leaves the port to ``connect``, which picks it for the whole 4-tuple. Without it, ``bind``
+reserves a port for the address alone, and the ephemeral range runs out at ~28k per address
+whatever the destination."""
+
+
+def bound_connect(source: str) -> SocketFactory:
+    """A :data:`SocketFactory` like :func:`tcp_connect` whose connections come from ``source`` (an
+    IPv4 address of this machine, e.g. one of 127.0.0.0/8): bound before connecting, the port left
+    to the kernel at connect time. Only used when source addresses are asked for."""
+
+    def connect(host: str, port: int, timeout: float) -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+            sock.bind((source, 0))
+            sock.settimeout(timeout)
+            sock.connect((host, port))
+        except BaseException:
+            sock.close()
+            raise
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
+    return connect
 
 
 SLOW_READER_BUFFER: Final = 8192

@@ -25,13 +25,13 @@ LOADGEN_LEVELS = (
     ("loadgen.protocol",),
     ("loadgen.urls", "loadgen.paths", "loadgen.exitcodes", "loadgen.counter_growth", "loadgen.judge",
      "loadgen.report.timeline", "loadgen.report.plot", "loadgen.report.html", "loadgen.progress_line",
-     "loadgen.backoff"),
+     "loadgen.backoff", "loadgen.sessions_plan", "loadgen.machine_limits", "loadgen.capacity.levels"),
     ("loadgen.errors", "loadgen.session", "loadgen.client", "loadgen.metrics_scrape", "loadgen.tokens_source",
-     "loadgen.children", "loadgen.bundled", "loadgen.run_options"),
+     "loadgen.children", "loadgen.bundled", "loadgen.run_options", "loadgen.capacity.machine"),
     ("loadgen.context", "loadgen.collector", "loadgen.server_poller", "loadgen.shape", "loadgen.user",
      "loadgen.plugin", "loadgen.probe", "loadgen.abort", "loadgen.interrupts", "loadgen.process_watch",
      "loadgen.checkpoint", "loadgen.report", "loadgen.progress", "loadgen.webui"),
-    ("loadgen.cli", "loadgen.commands", "loadgen.bench", "loadgen.selftest", "loadgen.soak"),
+    ("loadgen.cli", "loadgen.commands", "loadgen.bench", "loadgen.selftest", "loadgen.soak", "loadgen.capacity"),
 )
 """loadgen's levels, bottom up, as its package docstring lists them."""
 

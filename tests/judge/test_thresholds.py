@@ -87,7 +87,8 @@ def test_round_trip_through_plain_data(write: Callable[[str, str], Path]) -> Non
 def test_shipped_thresholds_parse() -> None:
     """scenarios/thresholds.toml parses: zero errors allowed, latency limits on the key steps."""
     t = parse_thresholds(REPO / "scenarios" / "thresholds.toml")
-    assert set(t.scenarios) == {"rapid_connect", "send_after_close", "fast_halt", "steady", "pressure", "isolation"}
+    assert set(t.scenarios) == {"rapid_connect", "send_after_close", "fast_halt", "steady", "pressure", "isolation",
+                                "hold"}
     assert all(s.max_error_rate == 0.0 and s.min_iterations >= 10 for s in t.scenarios.values())
     assert all(s.latency for s in t.scenarios.values())
     assert dict(t.server) == {"unhandled_errors": 0, "dropped_messages": 0}

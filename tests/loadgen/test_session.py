@@ -44,6 +44,7 @@ def test_public_names() -> None:
         "ConnectionEnded",
         "Session",
         "SocketFactory",
+        "bound_connect",
         "slow_reader_connect",
         "tcp_connect",
         "unverified_ssl_context",

@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
+# Test processes (pytest-xdist): one per core by default; groups in tests/conftest.py keep what
+# must not overlap apart. TEST_WORKERS=0 runs the suite in this one process.
+TEST_WORKERS ?= auto
 
 .PHONY: run test lint bench capacity clean
 
@@ -13,7 +16,7 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed
 	.ci/install-system-deps
 	$(BIN)/ruff check .
-	$(BIN)/pytest $(ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup $(ARGS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

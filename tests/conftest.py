@@ -48,6 +48,7 @@ def xdist_group_of(path: Path) -> str:
     return relative
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the marker into each test's group
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         item.add_marker(pytest.mark.xdist_group(xdist_group_of(item.path)))

@@ -24,8 +24,11 @@ CHROMIUM_ARGS = [
 machine's closed network refuses."""
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """The browser, for one module at a time: Playwright's sync API keeps an asyncio loop running
+    in this thread while it is open, and every later ``asyncio.run`` in the same process (the
+    target's tests) would fail with "cannot be called from a running event loop"."""
     if not os.access(CHROMIUM, os.X_OK):
         pytest.skip(f"no Chromium at {CHROMIUM}: .ci/install-system-deps could not install Debian's "
                     "chromium here (set WSRACE_CHROMIUM to another binary)")

@@ -130,10 +130,10 @@ def wsrace_run(tmp_path: Path, *flags: str) -> Iterator[Run]:
 
 
 def mid_stage(run: Run, *, workers: int = 0) -> None:
-    """Wait until the target holds open connections (and, with workers, the master's checkpoint has
-    every worker reporting and completed iterations)."""
+    """Wait until the target holds users' open connections, more than the latency probe's own one
+    (and, with workers, the master's checkpoint has every worker reporting and completed iterations)."""
     deadline = time.monotonic() + MID_STAGE_TIMEOUT_S
-    run.wait_for("open connections on the target", lambda: run.open_connections() > 0, deadline)
+    run.wait_for("users' open connections on the target", lambda: run.open_connections() > 1, deadline)
     if workers:
         def all_reporting() -> bool:
             doc = run.checkpoint() or {}

@@ -108,11 +108,16 @@ def open_connections(url: str) -> float:
     return float(found.group(1))
 
 
+PROBE_CONNECTIONS = 1
+"""The run's latency probe (loadgen.probe) holds one connection of its own from the start."""
+
+
 def mid_stage(run: Run, deadline: float) -> str:
-    """Wait until stage 1 runs with connections open on the target; return the target's URL."""
+    """Wait until stage 1 runs with users' connections open on the target (more than the probe's
+    own); return the target's URL."""
     url = run.target_url(deadline)
     run.wait_for_line(r"stage 1/2 'first'", deadline)
-    while open_connections(url) <= 0:
+    while open_connections(url) <= PROBE_CONNECTIONS:
         assert time.monotonic() < deadline, f"no connection opened in time:\n{run.log()[-4000:]}"
         time.sleep(0.05)  # users are connecting: look again
     return url

@@ -44,8 +44,8 @@ from locust import events
 from locust.exception import RPCError
 from locust.runners import MasterRunner, WorkerRunner
 
-from loadgen import abort, exitcodes, interrupts, paths, process_watch, progress, webui
-from loadgen.bundled import BundledTarget, StartFailed, default_workers
+from loadgen import abort, exitcodes, interrupts, paths, process_watch, progress, spawn_messages, webui
+from loadgen.bundled import BundledTarget, StartFailed, default_workers, shutdown_timeout_for
 from loadgen.collector import REPORT_KEY
 from loadgen.context import ATTR, Interrupts, JudgePlan, RunContext, attach, run_context
 from loadgen.judge.evaluate import Verdict, run_check
@@ -65,6 +65,8 @@ from loadgen.urls import http_url
 __all__: list[str] = []
 
 log = logging.getLogger("wsrace")
+
+spawn_messages.install()  # a worker would otherwise block ~0.3-1 s per spawn message
 
 HEALTH_TIMEOUT_S = 5.0
 WATCH_INTERVAL_S = 1.0
@@ -127,9 +129,11 @@ def _exit(code: int, message: str) -> NoReturn:
     sys.exit(code)
 
 
-def _start_target(opts: RunOptions) -> tuple[BundledTarget, str]:
+def _start_target(opts: RunOptions, plan: JudgePlan) -> tuple[BundledTarget, str]:
     """The bundled target, started, and its base URL; exits 2 or 3 if it does not start."""
+    users = max((stage.users for stage in plan.schedule.stages), default=0) if plan.schedule else 0
     target = BundledTarget(workers=opts.target_workers or default_workers(), faults=opts.faults, secret=opts.secret,
+                           shutdown_timeout=shutdown_timeout_for(users),
                            extra_args=("--broker", opts.target_broker) if opts.target_broker else ())
     try:
         host = target.start()
@@ -191,7 +195,7 @@ def _on_init(environment: Any, **_: Any) -> None:
         _exit(exitcodes.BAD_INPUT, str(exc))
     target = None
     if not environment.host:
-        target, environment.host = _start_target(opts)
+        target, environment.host = _start_target(opts, plan)
     _begin_run(environment, RunContext(opts, tokens, plan=plan, host=environment.host, target=target,
                                        interrupts=received))
     progress.install(environment, run_context(environment))  # headless: a progress line, the verdict last

@@ -30,7 +30,8 @@ LOADGEN_LEVELS = (
      "loadgen.children", "loadgen.bundled", "loadgen.run_options", "loadgen.capacity.machine"),
     ("loadgen.context", "loadgen.collector", "loadgen.server_poller", "loadgen.shape", "loadgen.user",
      "loadgen.plugin", "loadgen.probe", "loadgen.abort", "loadgen.interrupts", "loadgen.process_watch",
-     "loadgen.checkpoint", "loadgen.report", "loadgen.progress", "loadgen.webui"),
+     "loadgen.checkpoint", "loadgen.report", "loadgen.progress", "loadgen.webui",
+     "loadgen.spawn_messages"),
     ("loadgen.cli", "loadgen.commands", "loadgen.bench", "loadgen.selftest", "loadgen.soak", "loadgen.capacity"),
 )
 """loadgen's levels, bottom up, as its package docstring lists them."""

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from loadgen import exitcodes, paths
-from loadgen.bundled import BundledTarget, StartFailed
+from loadgen.bundled import BundledTarget, StartFailed, shutdown_timeout_for
 from loadgen.capacity import hold
 from loadgen.capacity.levels import (
     HoldShape,
@@ -73,8 +73,6 @@ RUN_MARGIN_S: Final = 120.0
 """A level's run may take its schedule plus this (Locust and the users starting and stopping)."""
 MEMORY_FLOOR: Final = 0.05
 """A level is stopped when the machine's available memory falls below this share of its total."""
-TARGET_SESSIONS_PER_SHUTDOWN_S: Final = 2000
-"""The level's target gets 5 s plus a second per this many sessions to close them all with 1001."""
 SAMPLE_S: Final = 1.0
 """Both sides are sampled this often during a level."""
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -166,10 +164,10 @@ def run_level(args: argparse.Namespace, sessions: int, shape: HoldShape, plan: S
     target = None
     host = args.host
     if not host:
-        shutdown = 5.0 + sessions / TARGET_SESSIONS_PER_SHUTDOWN_S
         broker = getattr(args, "target_broker", None)
         target = BundledTarget(workers=plan.target_workers, faults=args.fault, secret=args.secret,
-                               shutdown_timeout=shutdown, extra_args=("--broker", broker) if broker else ())
+                               shutdown_timeout=shutdown_timeout_for(sessions),
+                               extra_args=("--broker", broker) if broker else ())
         try:
             host = target.start(START_TIMEOUT_S)
         except StartFailed as exc:

@@ -66,3 +66,14 @@ def test_a_start_that_runs_out_of_time_is_not_bad_input() -> None:
     assert failed.value.bad_input is False
     assert "deadline" in str(failed.value)
     assert target.proc is not None and target.proc.returncode is not None and not target.alive()
+
+
+def test_shutdown_timeout_grows_with_sessions_past_the_default_share() -> None:
+    """Up to SESSIONS_PER_SHUTDOWN_S sessions the target keeps its own default; beyond, a second
+    more per that many (100,000 sessions on one machine must not fail target_shutdown for CPU)."""
+    from loadgen.bundled import SESSIONS_PER_SHUTDOWN_S, SHUTDOWN_TIMEOUT_S, shutdown_timeout_for
+
+    assert shutdown_timeout_for(0) == SHUTDOWN_TIMEOUT_S
+    assert shutdown_timeout_for(SESSIONS_PER_SHUTDOWN_S) == SHUTDOWN_TIMEOUT_S
+    big = 50 * SESSIONS_PER_SHUTDOWN_S
+    assert shutdown_timeout_for(big) == SHUTDOWN_TIMEOUT_S + 50

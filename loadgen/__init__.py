@@ -32,8 +32,9 @@ included):
    :mod:`.checkpoint` (the master's results as of now, for a master that dies), :mod:`.progress`
    (a quiet headless terminal: the progress line, Locust's tables off, the verdict last),
    :mod:`.webui` (the Thresholds tab, the start form, one fresh run per start in Locust's web UI),
-   :mod:`.spawn_messages` (a Locust worker's spawn messages without rebuilding Locust's parser per
-   option), and the rest of :mod:`loadgen.report` (the sampler of each run, the plot and the HTML report).
+   :mod:`.locust_scale` (Locust's master and workers at tens of thousands of users: spawn
+   messages without a parser per option, heartbeats on a machine busy by design), and the rest
+   of :mod:`loadgen.report` (the sampler of each run, the plot and the HTML report).
 5. The CLI: :mod:`.cli` and :mod:`loadgen.commands`
    (``wsrace run|serve|check|compare|plot|bench|selftest|soak|capacity``), :mod:`loadgen.bench`,
    :mod:`loadgen.selftest` (every fault against the scenarios), :mod:`loadgen.soak` (a profile

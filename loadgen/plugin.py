@@ -44,7 +44,7 @@ from locust import events
 from locust.exception import RPCError
 from locust.runners import MasterRunner, WorkerRunner
 
-from loadgen import abort, exitcodes, interrupts, paths, process_watch, progress, spawn_messages, webui
+from loadgen import abort, exitcodes, interrupts, locust_scale, paths, process_watch, progress, webui
 from loadgen.bundled import BundledTarget, StartFailed, default_workers, shutdown_timeout_for
 from loadgen.collector import REPORT_KEY
 from loadgen.context import ATTR, Interrupts, JudgePlan, RunContext, attach, run_context
@@ -66,7 +66,7 @@ __all__: list[str] = []
 
 log = logging.getLogger("wsrace")
 
-spawn_messages.install()  # a worker would otherwise block ~0.3-1 s per spawn message
+locust_scale.install()  # a worker would otherwise block ~0.3-1 s per spawn message
 
 HEALTH_TIMEOUT_S = 5.0
 WATCH_INTERVAL_S = 1.0
@@ -193,6 +193,7 @@ def _on_init(environment: Any, **_: Any) -> None:
         tokens = token_source(opts.secret, opts.token_file, opts.token_command)  # a bad --token-file: exit 2 now
     except exitcodes.UsageError as exc:
         _exit(exitcodes.BAD_INPUT, str(exc))
+    locust_scale.tolerate_busy_machine(opts.profile)
     target = None
     if not environment.host:
         target, environment.host = _start_target(opts, plan)

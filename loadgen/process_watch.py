@@ -52,9 +52,11 @@ COUNTED: Final = ("attempts", "successes", "failures", "interrupted")
 master's totals are these summed over workers, which a distributed test can check."""
 TARGET_READ_INTERVAL_S: Final = 0.5
 WORKERS_CHECK_INTERVAL_S: Final = 1.0
-MASTER_SILENCE_S: Final = 10.0
+MASTER_SILENCE_S: Final = 30.0
 """A worker that has heard no heartbeat from its master for this long stops (the master answers
-every heartbeat, once a second)."""
+every heartbeat, once a second). Not shorter: a master busy for 10 s on an overloaded machine (a
+100,000-session hold, 19 processes on 2 cores) is alive, and its workers quitting would end the
+run; a forked worker sees its master die at once by its parent pid. Locust's own limit is 60 s."""
 
 
 def _iso(unix: float) -> str:

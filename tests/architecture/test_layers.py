@@ -31,7 +31,7 @@ LOADGEN_LEVELS = (
     ("loadgen.context", "loadgen.collector", "loadgen.server_poller", "loadgen.shape", "loadgen.user",
      "loadgen.plugin", "loadgen.probe", "loadgen.abort", "loadgen.interrupts", "loadgen.process_watch",
      "loadgen.checkpoint", "loadgen.report", "loadgen.progress", "loadgen.webui",
-     "loadgen.spawn_messages"),
+     "loadgen.locust_scale"),
     ("loadgen.cli", "loadgen.commands", "loadgen.bench", "loadgen.selftest", "loadgen.soak", "loadgen.capacity"),
 )
 """loadgen's levels, bottom up, as its package docstring lists them."""

@@ -110,8 +110,10 @@ async def reachable(url: str) -> str | None:
     return None
 
 
-async def open_bus(url: str, context: WorkerContext) -> RedisJobBus:
+async def open_bus(url: str, context: WorkerContext, bus_class: type[RedisJobBus] | None = None) -> RedisJobBus:
     """Connect, subscribe the control channel, start the writer, reader and control tasks.
+
+    ``bus_class``: a fault's subclass (:mod:`target_app.faults`); the correct bus by default.
 
     Raises :exc:`BrokerUnavailable` if the broker does not answer within :data:`BUS_TIMEOUT_S`.
     """
@@ -127,7 +129,7 @@ async def open_bus(url: str, context: WorkerContext) -> RedisJobBus:
         await pubsub.aclose()
         await client.aclose()
         raise BrokerUnavailable(str(exc) or type(exc).__name__) from exc
-    bus = RedisJobBus(client, pubsub, context)
+    bus = (bus_class or RedisJobBus)(client, pubsub, context)
     bus.start()
     return bus
 
@@ -254,26 +256,36 @@ class RedisJobBus:
         self._write_wake.set()
 
     async def _write_loop(self) -> None:
-        """The worker's only writer: batches of writes, each batch one MULTI/EXEC, in order."""
+        """The worker's only writer: as soon as there are writes, they go out (:meth:`_flush`)."""
         while True:
             await self._write_wake.wait()
             self._write_wake.clear()
-            while self._writes:
-                batch, self._writes = self._writes[:BATCH], self._writes[BATCH:]
-                pipe: Pipeline = self._client.pipeline(transaction=True)
-                for write in batch:
-                    pipe.hset(m.key(write.job_id), mapping=write.fields)
-                    pipe.expire(m.key(write.job_id), write.ttl)
-                    if write.payload is not None:
-                        pipe.publish(m.channel(write.job_id), write.payload)
-                failure = await self._execute(pipe, len(batch))
-                for write in batch:
-                    if write.created is not None and not write.created.done():
-                        if failure is None:
-                            write.created.set_result(None)
-                        else:
-                            write.created.set_exception(failure)
-                            write.created.exception()  # its waiter, if any, sees it; no warning
+            await self._flush()
+
+    async def _flush(self) -> None:
+        """Every queued write, in batches, each batch one MULTI/EXEC, in order."""
+        while self._writes:
+            batch, self._writes = self._writes[:BATCH], self._writes[BATCH:]
+            await self._send(batch)
+
+    async def _send(self, batch: list[_Write]) -> None:
+        """One batch of writes as one MULTI/EXEC; each creation's future says how it went."""
+        if not batch:
+            return
+        pipe: Pipeline = self._client.pipeline(transaction=True)
+        for write in batch:
+            pipe.hset(m.key(write.job_id), mapping=write.fields)
+            pipe.expire(m.key(write.job_id), write.ttl)
+            if write.payload is not None:
+                pipe.publish(m.channel(write.job_id), write.payload)
+        failure = await self._execute(pipe, len(batch))
+        for write in batch:
+            if write.created is not None and not write.created.done():
+                if failure is None:
+                    write.created.set_result(None)
+                else:
+                    write.created.set_exception(failure)
+                    write.created.exception()  # its waiter, if any, sees it; no warning
 
     async def _execute(self, pipe: Pipeline, size: int) -> BrokerUnavailable | None:
         from redis.exceptions import RedisError

@@ -129,7 +129,7 @@ def parse(argv: Sequence[str], environ: dict[str, str] | None = None,
     if not secret:
         sys.stderr.write(f"{prog}: error: --secret must not be empty\n")
         return EXIT_BAD_INPUT
-    problem = faults.check(ns.faults)
+    problem = faults.check(ns.faults) or faults.broker_problem(ns.faults, ns.broker)
     if problem:
         sys.stderr.write(f"{prog}: error: {problem}\n")
         return EXIT_BAD_INPUT

@@ -29,7 +29,7 @@ async def run_worker(config: Config, index: int, wiring: Wiring, ready_fd: int |
         from target_app.broker import BrokerUnavailable, open_bus  # only with a broker
 
         try:
-            bus = await open_bus(config.broker, context)
+            bus = await open_bus(config.broker, context, wiring.bus_class)
         except BrokerUnavailable as exc:
             log.error("worker %d: cannot reach the broker: %s", index, exc)
             return 1

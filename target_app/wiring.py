@@ -1,8 +1,9 @@
 """The parts of a worker that a fault may replace, and how several faults' replacements compose.
 
 A fault module declares its :class:`Parts`: a subclass of :class:`~target_app.connection.Connection`,
-of :class:`~target_app.jobs.JobService` or of :class:`~target_app.outbox.Outbox` that overrides a
-method or two, or a replacement for the job sweeper. :func:`compose` builds one worker's
+of :class:`~target_app.jobs.JobService`, of :class:`~target_app.outbox.Outbox` or of the broker's
+:class:`~target_app.broker.RedisJobBus` that overrides a method or two, or a replacement for the
+job sweeper. :func:`compose` builds one worker's
 :class:`Wiring` from the parts of every chosen fault: the subclasses of one part compose through
 the MRO, so faults that override *different* methods all take effect.
 
@@ -21,16 +22,17 @@ from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from target_app.broker import RedisJobBus
 from target_app.connection import Connection
 from target_app.jobs import JobService, sweep_expired_jobs
 from target_app.outbox import Outbox
 
-__all__ = ["CLASS_PARTS", "Parts", "Sweeper", "Wiring", "clash", "compose", "replaced"]
+__all__ = ["CLASS_PARTS", "Parts", "Sweeper", "Wiring", "clash", "compose", "needs_broker", "replaced"]
 
 Sweeper = Callable[[JobService], Coroutine[Any, Any, None]]
 
 CLASS_PARTS: Final[dict[str, type]] = {"connection": Connection, "jobs": JobService,
-                                       "outbox": Outbox}
+                                       "outbox": Outbox, "bus": RedisJobBus}
 """The parts a fault changes by subclassing: field of :class:`Parts` -> the correct class."""
 
 SWEEPER: Final = "the job sweeper"
@@ -53,6 +55,8 @@ class Parts:
     jobs: type[JobService] | None = None
     outbox: type[Outbox] | None = None
     sweeper: Sweeper | None = None
+    bus: type[RedisJobBus] | None = None
+    """The broker's side of a worker (only with ``--broker``: see :func:`needs_broker`)."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,12 @@ class Wiring:
     jobs_class: type[JobService] = JobService
     outbox_class: type[Outbox] = Outbox
     sweeper: Sweeper = sweep_expired_jobs
+    bus_class: type[RedisJobBus] = RedisJobBus
+
+
+def needs_broker(parts: Parts) -> bool:
+    """A fault in the bus between workers shows only when there is one (``--broker``)."""
+    return parts.bus is not None
 
 
 def members(cls: type, base: type) -> frozenset[str]:

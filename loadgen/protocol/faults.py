@@ -12,7 +12,7 @@ import textwrap
 from collections.abc import Iterable
 from typing import Final
 
-__all__ = ["FAULTS", "describe", "unknown_problem"]
+__all__ = ["BROKER_FAULTS", "FAULTS", "describe", "unknown_problem"]
 
 FAULTS: Final[dict[str, str]] = {
     "lost-snapshot": "subscribe answers from a status cached at job start: the snapshot is stale "
@@ -61,7 +61,16 @@ FAULTS: Final[dict[str, str]] = {
     "cancellation: SIGTERM never finishes the worker in time",
     "volatile-state": "state events are skipped while the connection's writer waits for a slow "
     "reader; seq is stamped at write time, so there is no gap (changes silently go missing)",
+    "bus-write-behind": "(needs --broker) job changes reach the broker from a flusher every 200 ms and "
+    "start replies before its job is there (the user's connection on another worker: not_found)",
+    "bus-check-then-subscribe": "(needs --broker) on another worker, subscribe reads and checks the job "
+    "on the broker, then subscribes to its channel: changes published in between are lost",
 }
+
+BROKER_FAULTS: Final = frozenset({"bus-write-behind", "bus-check-then-subscribe"})
+"""Faults in the bus between target workers: they show only with ``--broker`` and two or more
+workers (the target app refuses them without a broker, deriving it from the parts they replace;
+a test checks that this list and the target agree)."""
 
 
 def describe() -> str:

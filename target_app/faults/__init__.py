@@ -26,7 +26,7 @@ from loadgen.protocol.faults import FAULTS, describe, unknown_problem
 if TYPE_CHECKING:
     from target_app.wiring import Parts, Wiring
 
-__all__ = ["FAULTS", "build", "check", "describe", "parts"]
+__all__ = ["FAULTS", "broker_problem", "build", "check", "describe", "parts"]
 
 
 def parts(name: str) -> Parts:
@@ -52,6 +52,20 @@ def check(names: Iterable[str]) -> str | None:
             what = ", ".join(common)
             return (f"--fault {first} and --fault {second} cannot be combined: both replace "
                     f"{what}, and one would hide the other")
+    return None
+
+
+def broker_problem(names: Iterable[str], broker: str | None) -> str | None:
+    """What is wrong with these (valid) faults on a server with or without a broker, or None: a
+    fault in the bus between workers would silently never happen without one."""
+    if broker:
+        return None
+    from target_app.wiring import needs_broker
+
+    for name in dict.fromkeys(names):
+        if needs_broker(parts(name)):
+            return (f"--fault {name} lives in the bus between workers: give --broker redis://HOST:PORT "
+                    f"(or unix:///PATH) and --workers 2 or more")
     return None
 
 

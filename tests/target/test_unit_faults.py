@@ -165,8 +165,18 @@ def test_each_fault_replaces_only_its_own_part(name: str) -> None:
         "unsafe-close-ticker": {"jobs", "connection"}, "early-drop-anonymous": {"connection"},
         "early-drop-ready-late": {"connection"}, "stuck-shutdown-journal": {"jobs"},
         "stuck-shutdown-keepalive": {"connection"}, "volatile-state": {"connection"},
+        "bus-write-behind": {"bus"}, "bus-check-then-subscribe": {"bus"},
     }[name]
-    assert {f for f in ("connection", "jobs", "outbox", "sweeper") if getattr(parts, f)} == expected
+    assert {f for f in ("connection", "jobs", "outbox", "sweeper", "bus") if getattr(parts, f)} == expected
+
+
+def test_the_catalogue_names_the_broker_faults_the_target_derives() -> None:
+    """loadgen's BROKER_FAULTS (for the load side, which cannot import the target) is exactly the
+    set of faults whose parts replace the bus."""
+    from loadgen.protocol.faults import BROKER_FAULTS
+    from target_app.wiring import needs_broker
+
+    assert {name for name in FAULTS if needs_broker(faults.parts(name))} == BROKER_FAULTS
 
 
 def test_overrides_compose_through_the_mro() -> None:

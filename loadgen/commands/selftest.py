@@ -20,7 +20,7 @@ from pathlib import Path
 from loadgen import exitcodes, paths
 from loadgen.exitcodes import UsageError
 from loadgen.judge.atomic import atomic_write_text
-from loadgen.protocol.faults import FAULTS
+from loadgen.protocol.faults import BROKER_FAULTS, FAULTS
 from loadgen.run_options import writable_problem
 from loadgen.selftest import matrix, runner
 
@@ -29,9 +29,12 @@ Run the race scenarios (the quick profile by default) against the bundled target
 and once with each fault injected, several runs at once. Prints, for each fault, what caught it
 (scenario and error kind, or the failed check) or MISSED; a failing clean run is a FALSE ALARM.
 
+The faults in the bus between target workers ({broker}) run only
+with --target-broker: each against a target of 2 workers sharing its jobs through that Redis.
+
 exit codes: 0 every fault caught and the clean run passed, 1 a fault missed, a false alarm or a
             run without a verdict, 2 bad input
-"""
+""".format(broker=", ".join(sorted(BROKER_FAULTS)))
 
 DEFAULT_RUN_TIMEOUT_S = 300.0
 
@@ -71,6 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--thresholds", metavar="FILE", help="thresholds each run is judged by (TOML)")
     parser.add_argument("--results-dir", metavar="DIR",
                         help="where each run's results and log go (default: a new temporary directory)")
+    parser.add_argument("--target-broker", metavar="URL",
+                        help="a running Redis (redis://HOST:PORT or unix:///PATH): the bus faults run "
+                             "against 2 target workers sharing jobs through it (default: not run)")
     parser.add_argument("--run-timeout", type=_positive(float), default=DEFAULT_RUN_TIMEOUT_S,
                         metavar="S", help=f"stop a run after S seconds (default {DEFAULT_RUN_TIMEOUT_S:g})")
     parser.add_argument("--total-timeout", type=_positive(float), metavar="S",
@@ -96,7 +102,30 @@ def _check(args: argparse.Namespace) -> list[str]:
             raise UsageError(f"--results-dir {directory}: not a directory")
         if not directory.exists() and not directory.parent.is_dir():
             raise UsageError(f"--results-dir {directory}: directory {directory.parent} does not exist")
-    return list(dict.fromkeys(args.only)) or list(FAULTS)
+    needing = [name for name in args.only if name in BROKER_FAULTS]
+    if needing and not args.target_broker:
+        raise UsageError(f"--only {needing[0]}: a fault in the bus between target workers; give "
+                         f"--target-broker redis://HOST:PORT (or unix:///PATH) of a running redis-server")
+    if args.target_broker and (problem := _broker_problem(args.target_broker)):
+        raise UsageError(f"--target-broker {args.target_broker}: {problem}")
+    chosen = list(dict.fromkeys(args.only)) or list(FAULTS)
+    return [name for name in chosen if args.target_broker or name not in BROKER_FAULTS]
+
+
+def _broker_problem(url: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    scheme = urlsplit(url).scheme
+    if scheme not in ("redis", "rediss", "unix"):
+        return "expected redis://HOST:PORT, rediss://HOST:PORT or unix:///PATH"
+    return None
+
+
+def _fault_args(name: str, args: argparse.Namespace) -> list[str]:
+    """A bus fault's runs need the target's workers to share jobs: two of them, through the broker."""
+    if name in BROKER_FAULTS:
+        return ["--target-workers", "2", "--target-broker", args.target_broker]
+    return []
 
 
 def _run_args(args: argparse.Namespace) -> list[str]:
@@ -117,7 +146,11 @@ def main(argv: Sequence[str]) -> int:
     else:
         directory = Path(tempfile.mkdtemp(prefix="wsrace-selftest-"))
     run_args = _run_args(args)
-    rounds = [_round_specs(names, directory, run_args, k, args.repeat) for k in range(1, args.repeat + 1)]
+    if not args.target_broker and not args.only:
+        sys.stderr.write(f"wsrace selftest: not running {', '.join(sorted(BROKER_FAULTS))}: faults in the bus "
+                         f"between target workers need --target-broker URL (a running redis-server)\n")
+    extra = {name: _fault_args(name, args) for name in names}
+    rounds = [_round_specs(names, directory, run_args, k, args.repeat, extra) for k in range(1, args.repeat + 1)]
     runs = [run for specs in rounds for run in specs]
     total = args.total_timeout or math.ceil(len(runs) / args.parallel) * args.run_timeout
     times = f" x {args.repeat} rounds" if args.repeat > 1 else ""
@@ -136,6 +169,7 @@ def main(argv: Sequence[str]) -> int:
     records = runner.run_all(runs, parallel=args.parallel, run_timeout=args.run_timeout,
                              total_timeout=total, on_done=progress)
     settings = {"profile": args.profile, "schedule": args.schedule, "thresholds": args.thresholds,
+                "target_broker": bool(args.target_broker),
                 "parallel": args.parallel, "repeat": args.repeat, "run_timeout_s": args.run_timeout,
                 "total_timeout_s": total, "results_dir": str(directory), "cpus": os.cpu_count()}
     per_round = len(runs) // args.repeat
@@ -154,8 +188,9 @@ def main(argv: Sequence[str]) -> int:
 
 
 def _round_specs(names: Sequence[str], directory: Path, run_args: Sequence[str], k: int,
-                 repeat: int) -> list[runner.RunSpec]:
+                 repeat: int, extra: dict[str, list[str]]) -> list[runner.RunSpec]:
     """Round ``k``'s runs (the clean run first); with repeats, each round in its own ``round-K``."""
     where = directory if repeat == 1 else directory / f"round-{k:0{len(str(repeat))}d}"
     where.mkdir(exist_ok=True)
-    return [runner.spec(None, where, run_args)] + [runner.spec(n, where, run_args) for n in names]
+    return [runner.spec(None, where, run_args)] + [runner.spec(n, where, [*run_args, *extra.get(n, [])])
+                                                   for n in names]

@@ -52,8 +52,23 @@ async def run_worker(config: Config, index: int, wiring: Wiring, ready_fd: int |
         os.close(ready_fd)
     await stop.wait()
     log.info("worker %d shutting down (%d connections open)", index, len(app.connections))
-    await app.shutdown(server, config.shutdown_timeout)
-    if bus is not None:
-        await bus.close()
+    late = loop.call_later(config.shutdown_timeout, _log_still_running, index, asyncio.current_task())
+    try:
+        await app.shutdown(server, config.shutdown_timeout)
+        if bus is not None:
+            await bus.close()
+    finally:
+        late.cancel()
     log.info("worker %d stopped", index)
     return 0
+
+
+def _log_still_running(index: int, main: asyncio.Task[int] | None) -> None:
+    """Past the shutdown timeout (the supervisor kills the worker a second later): say which tasks
+    are still running and where each waits, so that a worker that does not stop says why."""
+    for task in asyncio.all_tasks():
+        if task is main or task.done():
+            continue
+        frames = task.get_stack(limit=1)
+        where = f"{frames[0].f_code.co_filename}:{frames[0].f_lineno}" if frames else "?"
+        log.error("worker %d still running past the shutdown timeout: %s at %s", index, task.get_name(), where)

@@ -257,12 +257,14 @@ def stop_with_a_client(*args: str) -> tuple[int, float, str]:
 
 def test_stuck_shutdown_is_killed_reported_and_exits_non_zero() -> None:
     """The correct target exits by itself (0, nothing killed); with the fault the worker overruns
-    --shutdown-timeout 1 plus the supervisor's 1 s grace, is killed, reported, and the exit is non-zero."""
+    --shutdown-timeout 1 plus the supervisor's 1 s grace, is killed, reported, and the exit is non-zero;
+    before it is killed, it names the task that would not stop and where it waits."""
     code, _, logs = stop_with_a_client()
-    assert code == 0 and "killed it" not in logs
+    assert code == 0 and "killed it" not in logs and "still running past the shutdown timeout" not in logs
     code, _, logs = stop_with_a_client("--fault", "stuck-shutdown")
     assert code != 0
     assert "did not exit within 2 s of SIGTERM" in logs and "killed it" in logs
+    assert "still running past the shutdown timeout: job sweeper at " in logs and "stuck_shutdown.py" in logs
 
 
 def test_faults_combine() -> None:

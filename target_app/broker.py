@@ -67,7 +67,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.asyncio.client import Pipeline, PubSub
 
-__all__ = ["BUS_TIMEOUT_S", "BrokerUnavailable", "RedisJobBus", "open_bus", "reachable"]
+__all__ = ["BUS_TIMEOUT_S", "BrokerUnavailable", "RedisJobBus", "open_bus", "raise_if_cancelled", "reachable"]
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,20 @@ connection subscribed (redis-py reads only from a subscribed connection)."""
 
 class BrokerUnavailable(Exception):
     """The broker did not answer in time, or refused a command."""
+
+
+def raise_if_cancelled(exc: BaseException) -> None:
+    """Re-raise a cancellation that redis-py turned into an error of its own.
+
+    Cancelled while it waits on a socket, redis-py may disconnect and raise a ``ConnectionError``
+    (a ``RedisError``) in place of the ``CancelledError``: a task that handles that error and goes
+    on would never stop. Seen at shutdown: the broker writer, cancelled inside ``pipe.execute()``,
+    reported a failed write and waited for the next one; the worker overran its shutdown timeout
+    and was killed (``target_shutdown`` failed on a correct target).
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError from exc
 
 
 def _client(url: str) -> Redis:
@@ -294,6 +308,7 @@ class RedisJobBus:
             async with asyncio.timeout(BUS_TIMEOUT_S):
                 await pipe.execute()
         except (RedisError, OSError, TimeoutError) as exc:
+            raise_if_cancelled(exc)
             failure = BrokerUnavailable(f"broker write of {size} job changes failed: {exc!r}")
             self._context.report_failure(failure, "broker writer")
             return failure
@@ -323,6 +338,7 @@ class RedisJobBus:
                 fields = await self._client.hgetall(m.key(job_id))
         except (RedisError, OSError, TimeoutError) as exc:
             self._drop(subscriber, job_id)
+            raise_if_cancelled(exc)
             raise BrokerUnavailable(f"subscribing to {job_id} through the broker failed: {exc!r}") from exc
         except BaseException:
             self._drop(subscriber, job_id)
@@ -386,6 +402,7 @@ class RedisJobBus:
                     async with asyncio.timeout(BUS_TIMEOUT_S):
                         await getattr(self._pubsub, verb)(name)
                 except (RedisError, OSError, TimeoutError) as exc:
+                    raise_if_cancelled(exc)
                     failure = BrokerUnavailable(f"broker {verb} {name!r} failed: {exc!r}")
                     self._context.report_failure(failure, "broker subscriptions")
                     entry = self._channels.pop(name, None) if verb == "subscribe" else None

@@ -23,7 +23,7 @@ import asyncio
 
 from loadgen.protocol.jobs import JobForbidden, JobNotFound
 from target_app import broker_merge as m
-from target_app.broker import BUS_TIMEOUT_S, BrokerUnavailable, Found, RedisJobBus, _Channel
+from target_app.broker import BUS_TIMEOUT_S, BrokerUnavailable, Found, RedisJobBus, _Channel, raise_if_cancelled
 from target_app.jobs import Subscriber
 from target_app.wiring import Parts
 
@@ -36,6 +36,7 @@ class CheckThenSubscribeBus(RedisJobBus):
             async with asyncio.timeout(BUS_TIMEOUT_S):
                 fields = await self._client.hgetall(m.key(job_id))  # the check and the snapshot...
         except (RedisError, OSError, TimeoutError) as exc:
+            raise_if_cancelled(exc)
             raise BrokerUnavailable(f"reading {job_id} from the broker failed: {exc!r}") from exc
         record = m.read_record(fields)
         if record is None:

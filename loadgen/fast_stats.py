@@ -34,7 +34,7 @@ import locust.stats as locust_stats
 from locust.env import Environment
 from locust.event import EventHook
 from locust.runners import Runner
-from locust.stats import RequestStats, StatsEntry
+from locust.stats import RequestStats
 
 __all__ = ["ATTR", "StatsFeed", "feed_of", "locust_stats_listener"]
 
@@ -64,7 +64,7 @@ class StatsFeed:
     """Reports requests of one :class:`~locust.env.Environment` (see the module docstring);
     ``clock`` is Locust's (``time.time``), injectable for a test with a simulated clock."""
 
-    __slots__ = ("_clock", "_direct", "_environment", "_hook")
+    __slots__ = ("_clock", "_direct", "_environment", "_hook", "_second", "_second_ends", "_second_starts")
 
     def __init__(self, environment: Environment, clock: Callable[[], float] = time.time) -> None:
         self._environment = environment
@@ -72,23 +72,26 @@ class StatsFeed:
         self._clock = clock
         self._direct: Callable[..., Any] | None = None
         """The Locust stats listener last found to be the only one (compared by identity)."""
+        self._second = 0
+        """``int(now)`` of the last clock reading, valid while ``_second_starts <= now < _second_ends``."""
+        self._second_starts = self._second_ends = 0.0
 
     def direct(self) -> bool:
         """Whether the one listener of ``events.request`` is Locust's own stats listener."""
         handlers = self._hook._handlers
-        if len(handlers) != 1:
-            return False
-        if handlers[0] is self._direct:
-            return True
-        if locust_stats_listener(handlers[0], self._environment):
-            self._direct = handlers[0]
+        return len(handlers) == 1 and (handlers[0] is self._direct or self._adopt(handlers[0]))
+
+    def _adopt(self, handler: Callable[..., Any]) -> bool:
+        if locust_stats_listener(handler, self._environment):
+            self._direct = handler
             return True
         return False
 
     def request(self, method: str, name: str, response_time: float, length: int,
                 exception: BaseException | None) -> None:
         """One request: written into Locust's stats if only they listen, else fired as the event."""
-        if not self.direct():
+        handlers = self._hook._handlers  # direct(), inline: this runs once per request
+        if len(handlers) != 1 or (handlers[0] is not self._direct and not self._adopt(handlers[0])):
             self._hook.fire(request_type=method, name=name, response_time=response_time,
                             response_length=length, exception=exception, context={})
             return
@@ -99,30 +102,30 @@ class StatsFeed:
             return
         entry = stats.entries[(name, method)]  # created before the clock reading: start_time <= now
         now = self._clock()
-        second = int(now)
+        if self._second_starts <= now < self._second_ends:
+            second = self._second
+        else:
+            second = self._second = int(now)
+            self._second_starts, self._second_ends = float(second), float(second + 1)
         bucket_of = locust_stats.bucket_response_time
         bucket = round(response_time) if bucket_of is _LOCUST_BUCKET and response_time < 100 \
             else bucket_of(response_time)
-        _log(stats.total, now, second, response_time, bucket, length)
-        _log(entry, now, second, response_time, bucket, length)
-
-
-def _log(entry: StatsEntry, now: float, second: int, response_time: float, bucket: int, length: int) -> None:
-    """``StatsEntry.log(response_time, length)`` at ``now`` (Locust 2.47), for a timed request."""
-    last = entry.last_request_timestamp
-    if entry.use_response_times_cache and last and second > int(last):
-        entry._cache_response_times(second - 1)
-    entry.num_requests += 1
-    entry.num_reqs_per_sec[second] += 1
-    entry.last_request_timestamp = now
-    entry.total_response_time += response_time
-    least = entry.min_response_time
-    if least is None or response_time < least:
-        entry.min_response_time = response_time
-    if response_time > entry.max_response_time:
-        entry.max_response_time = response_time
-    entry.response_times[bucket] += 1
-    entry.total_content_length += length
+        # StatsEntry.log(response_time, length) at now (Locust 2.47), on the total, then the entry:
+        for each in (stats.total, entry):
+            last = each.last_request_timestamp
+            if each.use_response_times_cache and last and last < second:  # == second > int(last), last >= 0
+                each._cache_response_times(second - 1)
+            each.num_requests += 1
+            each.num_reqs_per_sec[second] += 1
+            each.last_request_timestamp = now
+            each.total_response_time += response_time
+            least = each.min_response_time
+            if least is None or response_time < least:
+                each.min_response_time = response_time
+            if response_time > each.max_response_time:
+                each.max_response_time = response_time
+            each.response_times[bucket] += 1
+            each.total_content_length += length
 
 
 def feed_of(environment: Environment) -> StatsFeed:

@@ -14,6 +14,7 @@ the master makes of them. The clock is simulated: Locust's ``time.time()`` (patc
 from __future__ import annotations
 
 import contextlib
+import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ from loadgen.user import ITERATION, RaceUser
 
 START = 1_780_000_000.25
 """The simulated clock's start, in seconds since the epoch (a quarter past a whole second)."""
+TO_NEXT_SECOND = -1.0
+"""An advance that puts the clock exactly on the next whole second (a boundary case of the buckets)."""
 REPORT_EVERY = 25
 """Requests between two worker reports to the master in the worker comparison."""
 
@@ -50,7 +53,7 @@ class SimClock:
 @dataclass(frozen=True)
 class Request:
     advance: float
-    """Seconds the clock moves before this request."""
+    """Seconds the clock moves before this request; :data:`TO_NEXT_SECOND`: to the next whole second."""
     method: str
     name: str
     response_time: float
@@ -59,20 +62,25 @@ class Request:
 
 
 def _sequence(seed: int, count: int) -> list[Request]:
-    """Requests across a few simulated seconds: mostly small steps, some whole seconds skipped;
+    """Requests across a few simulated seconds: mostly small steps, some whole seconds skipped, some
+    exactly on a whole second;
     response times under 100 ms (half-ms values included, rounded half to even), hundreds,
     thousands, tens of thousands; every tenth or so a failure of one of three kinds."""
     rng = random.Random(seed)
     failures: list[ScenarioFailure] = [StepTimeout("echo", 5.0), SeqGap(3, 5), BadReply("echo: not the message")]
     out = []
     for i in range(count):
-        advance = rng.choice([0.0, 0.001, 0.013, 0.2, 0.61, 1.0, 2.5]) if i else 0.0
+        advance = rng.choice([0.0, 0.001, 0.013, 0.2, 0.61, 1.0, 2.5, TO_NEXT_SECOND]) if i else 0.0
         scale = rng.choice([1, 1, 1, 10, 100, 1000])
         response_time = rng.choice([rng.uniform(0, 99.9), rng.randrange(0, 200) / 2]) * scale
         exception = rng.choice(failures) if rng.random() < 0.12 else None
         out.append(Request(advance, rng.choice(["race", "steady"]), rng.choice(["echo", "connect", ITERATION]),
                            response_time, rng.randrange(0, 5000), exception))
     return out
+
+
+def _advance(clock: SimClock, seconds: float) -> None:
+    clock.now = math.floor(clock.now) + 1.0 if seconds == TO_NEXT_SECOND else clock.now + seconds
 
 
 def _entry_fields(entry: StatsEntry) -> dict[str, Any]:
@@ -160,7 +168,7 @@ def test_fast_path_stats_equal_the_plain_event_path(environments, clock: SimCloc
     feed = StatsFeed(fast_env, clock=clock.time)
     sequence = _sequence(seed, 400)
     for request in sequence:
-        clock.now += request.advance
+        _advance(clock, request.advance)
         assert feed.direct(), "the feed must write directly here, or this test compares the event path to itself"
         feed.request(request.method, request.name, request.response_time, request.length, request.exception)
         _fire(plain_env, request)
@@ -188,7 +196,7 @@ def test_worker_reports_and_the_masters_merge_are_equal(clock: SimClock) -> None
     try:
         sequence = _sequence(7, 300)
         for i, request in enumerate(sequence, 1):
-            clock.now += request.advance
+            _advance(clock, request.advance)
             assert feed.direct()
             feed.request(request.method, request.name, request.response_time, request.length, request.exception)
             _fire(sides[1][0], request)

@@ -25,7 +25,8 @@ included):
    flags of a run, declared once), :mod:`loadgen.capacity.machine` (the machine's fd, port and
    memory limits).
 4. Inside Locust: :mod:`.context` (the one run context on the Environment), :mod:`.collector`,
-   :mod:`.server_poller`, :mod:`.shape`, :mod:`.user` (``RaceUser``), :mod:`.plugin` (options,
+   :mod:`.server_poller`, :mod:`.shape`, :mod:`.user` (``RaceUser``), :mod:`.fast_stats` (a step's
+   request written into Locust's stats while they are its only listener), :mod:`.plugin` (options,
    bundled target, verdict at quit), :mod:`.probe` (the run's latency baseline), :mod:`.abort`
    (``abort = true``: stop at the first breach), :mod:`.interrupts` (SIGINT/SIGTERM: a graceful
    stop, then a quick one), :mod:`.process_watch` (processes that died during the run),

@@ -11,7 +11,9 @@ So ``error_rate = failed iterations / iterations``, and every iteration started 
 attempt first: at the end, ``attempts = successes + failures + interrupted``. Steps inside an iteration are timed with
 ``with self.step("name"):`` and reported to Locust's ``events.request`` as
 ``request_type = scenario``, ``name = step``, with the real response time, and on failure the
-exception itself (its class name is the error kind Locust shows).
+exception itself (its class name is the error kind Locust shows). While Locust's own stats are the
+only listener, :mod:`loadgen.fast_stats` writes each request into them directly, with the same
+numbers; any other listener gets every request as the event.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from loadgen.backoff import Backoff
 from loadgen.client import AUTH_MODES, AuthMode, ProtocolClient
 from loadgen.context import run_context
 from loadgen.errors import ScenarioFailure, StepTimeout
+from loadgen.fast_stats import feed_of
 from loadgen.tokens_source import Identity
 
 __all__ = ["ITERATION", "RaceUser"]
@@ -88,19 +91,14 @@ class RaceUser(User):
         self._open: list[ProtocolClient] = []
         self._auth_turn = 0
         self._backoff = Backoff()
+        self._stats = feed_of(environment)
 
     # ------------------------------------------------------------------ reporting
 
     def report(self, name: str, started: float, exc: BaseException | None, length: int = 0) -> None:
-        """Report one timed request to Locust (``started`` from time.perf_counter())."""
-        self.environment.events.request.fire(
-            request_type=self.scenario,
-            name=name,
-            response_time=(time.perf_counter() - started) * 1000.0,
-            response_length=length,
-            exception=exc,
-            context={},
-        )
+        """Report one timed request to Locust (``started`` from time.perf_counter()): the request
+        event, or straight into Locust's stats while they are its only listener."""
+        self._stats.request(self.scenario, name, (time.perf_counter() - started) * 1000.0, length, exc)
 
     def step(self, name: str) -> _Step:
         """Time one step and report it; a failure is reported on the step, then propagates."""

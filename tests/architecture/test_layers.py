@@ -29,6 +29,7 @@ LOADGEN_LEVELS = (
     ("loadgen.errors", "loadgen.session", "loadgen.client", "loadgen.metrics_scrape", "loadgen.tokens_source",
      "loadgen.children", "loadgen.bundled", "loadgen.run_options", "loadgen.capacity.machine"),
     ("loadgen.context", "loadgen.collector", "loadgen.server_poller", "loadgen.shape", "loadgen.user",
+     "loadgen.fast_stats",
      "loadgen.plugin", "loadgen.probe", "loadgen.abort", "loadgen.interrupts", "loadgen.process_watch",
      "loadgen.checkpoint", "loadgen.report", "loadgen.progress", "loadgen.webui",
      "loadgen.locust_scale"),

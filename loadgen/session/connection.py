@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import socket
 import ssl
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from time import perf_counter
 from typing import Any, Final
@@ -27,7 +26,7 @@ from websockets.client import ClientProtocol
 from websockets.exceptions import InvalidURI, ProtocolError
 from websockets.frames import Close, Frame, Opcode
 from websockets.http11 import Response
-from websockets.protocol import State
+from websockets.protocol import Protocol, State
 from websockets.uri import parse_uri
 
 from loadgen.errors import HandshakeFailed, StepTimeout
@@ -70,6 +69,16 @@ class Connection:
     """One WebSocket client connection at the byte level: see the module docstring. Constructed as
     :class:`~loadgen.session.Session` documents; not used on its own."""
 
+    # Slots rather than an instance dict: a load generator holds one per idle connection, and the
+    # dict of these ~30 attributes was the largest single allocation of a session (1.6 KiB).
+    __slots__ = (
+        "_clock", "_error", "_frame", "_handshake_bytes", "_headers", "_inbox", "_io_recv", "_io_send",
+        "_life", "_lock_waiters", "_out", "_partial", "_plock", "_proto", "_reading", "_response", "_rlock",
+        "_sock", "_socket_factory", "_ssl_context", "_tracker", "_uri", "_wlock", "close_received_at",
+        "close_timeout", "connect_timeout", "ended_at", "last_recv_at", "last_sent_at", "opened_at",
+        "send_timeout", "url",
+    )  # fmt: skip
+
     def __init__(
         self,
         url: str,
@@ -91,7 +100,8 @@ class Connection:
         self.connect_timeout = connect_timeout
         self.send_timeout = send_timeout
         self.close_timeout = close_timeout
-        self._headers = dict(headers) if headers else {}
+        # Copied (the caller may change its mapping), and let go of once the request is built.
+        self._headers: tuple[tuple[str, str], ...] = tuple(headers.items()) if headers else ()
         self._socket_factory = socket_factory or tcp_connect
         self._ssl_context = ssl_context
         self._clock = clock
@@ -110,10 +120,15 @@ class Connection:
         # Protocol output from the read side (pongs, the close reply) waiting for the write side:
         # a reader never waits for a writer stuck on a peer that does not read.
         self._out: list[bytes] = []
-        # (read at, opcode, payload) of each complete data message not yet returned.
-        self._inbox: deque[tuple[float, Opcode, bytes | bytearray]] = deque()
+        # (read at, opcode, payload) of each complete data message not yet returned, the next one
+        # *last*: ``pop()`` takes it, a read puts its messages in front in one slice assignment
+        # (both atomic, as deque's were). A list, not a deque: an empty deque keeps a 64-slot
+        # block (760 bytes per idle connection), an empty list none; and the inbox holds at most
+        # the messages of one read (``recv*`` reads only when it is empty), so the front inserts
+        # stay short.
+        self._inbox: list[tuple[float, Opcode, bytes | bytearray]] = []
         self._partial: tuple[Opcode, list[bytes | bytearray]] | None = None
-        self._response: Response | None = None
+        self._response: Response | None = None  # kept only if the handshake failed: its status
         self._error: OSError | None = None  # the first socket error (reset, broken pipe...): its cause
         self._frame = ClientFramer().frame
         # Frame boundaries, for the receive fast path; the handshake's bytes until the 101 is
@@ -213,8 +228,9 @@ class Connection:
         self._io_send = io.send
         proto = self._proto
         request = proto.connect()
-        for name, value in self._headers.items():
+        for name, value in self._headers:
             request.headers[name] = value
+        self._headers = ()
         proto.send_request(request)
         self._write(proto.data_to_send())  # the request alone
         if self._error is not None:
@@ -336,9 +352,11 @@ class Connection:
         if life.state is _OPEN and self._tracker.at_boundary and proto.current_size is None:
             frames = split_data_frames(data, proto.max_message_size)
             if frames is not None:
-                inbox = self._inbox
-                for opcode, payload in frames:
-                    inbox.append((now, opcode, payload))
+                if len(frames) == 1:
+                    opcode, payload = frames[0]
+                    self._inbox.insert(0, (now, opcode, payload))
+                else:
+                    self._inbox[:0] = [(now, opcode, payload) for opcode, payload in reversed(frames)]
                 return True
         with self._plock:
             if life.state is _CLOSED or life.state is _ENDED:  # abort() won the race: stream over
@@ -360,11 +378,12 @@ class Connection:
             self._flush_out()
         if not connecting:
             self._tracker.feed(data)
+        messages = []
         for event in events:
             if event.__class__ is Frame:
                 opcode = event.opcode
                 if (opcode is _TEXT or opcode is _BINARY) and event.fin:
-                    self._inbox.append((now, opcode, event.data))
+                    messages.append((now, opcode, event.data))
                 elif opcode is _CLOSE:
                     self.close_received_at = now
                 elif opcode is _TEXT or opcode is _BINARY:
@@ -374,15 +393,37 @@ class Connection:
                     if event.fin:
                         first, parts = self._partial
                         self._partial = None
-                        self._inbox.append((now, first, b"".join(parts)))
+                        messages.append((now, first, b"".join(parts)))
                 # PING and PONG: the protocol already queued the pong, written above.
             elif event.__class__ is Response:
-                self._response = event
                 if proto.handshake_exc is None:
                     self.opened_at = now
                     self._tracker.feed(stream_after_head(self._handshake_bytes))
+                    self._restart_parser()
+                else:
+                    self._response = event
                 self._handshake_bytes = b""
+        if messages:
+            messages.reverse()
+            self._inbox[:0] = messages
         return True
+
+    def _restart_parser(self) -> None:
+        """The 101 is read: give the protocol a fresh frame parser, when it is provably in the same
+        state as the one it has, so that the handshake's parser frame and the response it holds go.
+
+        ``ClientProtocol.parse`` parses the response into a local, then runs ``Protocol.parse`` (the
+        frame loop) under it with ``yield from``: that local, the response and all its headers, lived
+        as long as the connection (1.3 KiB of an idle one). At a frame boundary, with the protocol
+        OPEN, the frame loop waits at its top with no state of its own (all of it is the protocol's
+        attributes and its reader's buffer), which is exactly where a fresh ``Protocol.parse``
+        stops when primed. Anywhere else (a frame cut by the read) the old parser stays."""
+        with self._plock:
+            proto = self._proto
+            if proto.state is _P_OPEN and self._tracker.at_boundary and not proto.reader.buffer:
+                parser = Protocol.parse(proto)
+                next(parser)  # to the top of the frame loop, as websockets starts its own
+                proto.parser = parser
 
     # ------------------------------------------------------------------ closing
 

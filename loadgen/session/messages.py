@@ -68,6 +68,8 @@ class Session(Connection):
     fake one to check the deadlines the session computes).
     """
 
+    __slots__ = ()
+
     # ------------------------------------------------------------------ state
 
     @property
@@ -185,7 +187,7 @@ class Session(Connection):
                     deadline = self._clock() + timeout
                 self._wait(deadline, timeout, step)
             try:
-                at, opcode, data = inbox.popleft()
+                at, opcode, data = inbox.pop()  # the next message is last
                 break
             except IndexError:  # another reader took it between the wait and here: same deadline
                 continue

@@ -12,6 +12,7 @@ arithmetic on a fake clock (``test_session_deadlines.py``) and the I/O policy
 from __future__ import annotations
 
 import itertools
+import logging
 import random
 import socket
 import threading
@@ -22,9 +23,10 @@ from typing import Any
 
 import orjson
 import pytest
+from websockets.datastructures import Headers
 from websockets.exceptions import PayloadTooBig
 from websockets.frames import Close, Frame, Opcode
-from websockets.http11 import Request
+from websockets.http11 import Request, Response
 from websockets.server import ServerProtocol
 
 import loadgen.session as session_module
@@ -222,6 +224,50 @@ def test_frames_in_the_same_read_as_the_101(glue: int, head_cuts: int) -> None:
     """Frames glued to the 101 (even a cut one, even with the 101 itself cut) are all read."""
     sock = ScriptedSocket([STREAM[glue:]], glue=STREAM[:glue], head_cuts=head_cuts)
     assert _read_stream(sock) == EXPECTED
+    _check_replies(sock)
+
+
+def _reachable(root: object, kind: type) -> bool:
+    """Whether an object of ``kind`` can be reached from ``root`` through references, not counting
+    classes, modules and functions (shared by every session) nor the fake socket (the peer's side)."""
+    import gc
+    import types
+
+    shared = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType, logging.Logger, ScriptedSocket)
+    seen: set[int] = set()
+    todo = [root]
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen or isinstance(obj, shared):
+            continue
+        if isinstance(obj, kind):
+            return True
+        seen.add(id(obj))
+        todo.extend(gc.get_referents(obj))
+    return False
+
+
+@pytest.mark.parametrize("glue", [0, len(STREAM_FRAMES[0]), len(STREAM_FRAMES[0]) + 1])
+def test_the_handshake_response_is_not_kept(glue: int) -> None:
+    """Once the 101 is read at a frame boundary (with or without whole frames glued to it), nothing
+    of the session holds the handshake response or its headers (an idle connection's memory); after
+    a cut frame the parser that holds it stays, and the stream is read the same either way."""
+    sock = ScriptedSocket([STREAM[glue:]], glue=STREAM[:glue])
+    session = Session("ws://h/ws", socket_factory=lambda h, p, t: sock)  # type: ignore[arg-type, return-value]
+    session.connect()
+    at_boundary = glue in BOUNDARIES
+    assert _reachable(session, Response) is not at_boundary
+    assert _reachable(session, Headers) is not at_boundary
+    got: list[Any] = []
+    while True:
+        try:
+            got.append(session.recv(1))
+        except BadReply as exc:
+            got.append(("bad", str(exc)))
+        except ConnectionEnded as end:
+            got.append(("end", end.code, end.reason, end.sent_code))
+            break
+    assert got == EXPECTED
     _check_replies(sock)
 
 

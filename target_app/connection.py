@@ -14,7 +14,11 @@ the session is open, so they are handled in order after ``ready``, never dropped
 
 Everything the connection sends goes through its :class:`~target_app.outbox.Outbox` to one writer
 task, which stamps ``seq`` as it hands each frame to the socket: seq order is wire order, with no
-gaps. A slow reader is given backpressure; one that makes no progress for ``stall_timeout``, or lets
+gaps. The writer runs only while there is something to send: the outbox starts it when a message is
+queued and none is running, and it ends when the outbox is empty, so an idle connection holds no
+task (there is never more than one writer, so the order holds across writers too).
+
+A slow reader is given backpressure; one that makes no progress for ``stall_timeout``, or lets
 more than 4 MiB of replies and events pile up, is closed with 1013 (see :mod:`target_app.stall`).
 
 Dependencies are handed in, one way: the worker's :class:`~target_app.context.WorkerContext`
@@ -66,7 +70,8 @@ class Connection:
         self.seq = Sequencer()
         self.sent = 0
         self.outbox = outbox_class(
-            OUTPUT_LIMIT_BYTES, self._output_overflowed, context.metrics.dropped_messages.inc
+            OUTPUT_LIMIT_BYTES, self._output_overflowed, context.metrics.dropped_messages.inc,
+            self._output_ready,
         )
         self._writer: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
@@ -88,10 +93,6 @@ class Connection:
         metrics = self.context.metrics
         metrics.connections_total.inc()
         metrics.connections_open.inc()
-        self._writer = asyncio.get_running_loop().create_task(
-            self._write_loop(), name=f"writer of {self.name}"
-        )
-        self._writer.add_done_callback(self._writer_done)
         if self.context.shutting_down:  # the handshake finished as the shutdown began
             self.request_close(closecodes.GOING_AWAY, "server shutting down")
         try:
@@ -110,14 +111,14 @@ class Connection:
     async def _end(self) -> None:
         self.jobs.unsubscribe(self)
         self._disarm_watch()
-        self.outbox.close()  # wakes the writer; nothing more can be delivered
+        self.outbox.close()  # nothing more can be delivered
         if self._closer is not None:
             await asyncio.wait([self._closer])  # bounded by its own deadline
-        if self._writer is not None:
+        if (writer := self._writer) is not None:
             # Nothing is left for it to send: stop it wherever it is (after a crash, that may be
             # a send waiting on a client that does not read).
-            self._writer.cancel()
-            await asyncio.wait([self._writer])
+            writer.cancel()
+            await asyncio.wait([writer])
         self.context.metrics.closed(self.close_code_seen())
         self.context.metrics.connections_open.dec()
 
@@ -293,24 +294,38 @@ class Connection:
         """
         self.send(message)
 
+    def _output_ready(self) -> None:
+        """A message was queued: start the writer unless one is running (it takes them all)."""
+        if self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(
+                self._write_loop(), name=f"writer of {self.name}"
+            )
+            self._writer.add_done_callback(self._writer_done)
+
     async def _write_loop(self) -> None:
-        """The connection's only sender: seq is stamped as each frame is handed to the socket."""
-        while (message := await self.outbox.get()) is not None:
-            self._arm_watch()
-            frame = orjson.dumps(self.seq.stamp(message))
-            self._sending = True
-            try:
-                await self.ws.send(frame, text=True)
-            except ConnectionClosed:
-                # Expected: the client went away, or our close frame went out while this message
-                # waited. Nothing more can be delivered here; the close path already decided
-                # whether what is left counts as dropped.
-                self.outbox.close()
-                return
-            finally:
-                self._sending = False
-            self.sent += 1
-            self.context.metrics.messages_sent.inc()
+        """The connection's only sender: seq is stamped as each frame is handed to the socket.
+
+        Ends when the outbox is empty; the next message queued starts the next writer.
+        """
+        try:
+            while (message := self.outbox.take()) is not None:
+                self._arm_watch()
+                frame = orjson.dumps(self.seq.stamp(message))
+                self._sending = True
+                try:
+                    await self.ws.send(frame, text=True)
+                except ConnectionClosed:
+                    # Expected: the client went away, or our close frame went out while this
+                    # message waited. Nothing more can be delivered here; the close path already
+                    # decided whether what is left counts as dropped.
+                    self.outbox.close()
+                    return
+                finally:
+                    self._sending = False
+                self.sent += 1
+                self.context.metrics.messages_sent.inc()
+        finally:
+            self._writer = None  # at once: a message queued from now on needs a new writer
 
     def _writer_done(self, task: asyncio.Task[None]) -> None:
         report_failure(task, self.context.report_failure)

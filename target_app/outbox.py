@@ -8,11 +8,16 @@ Two ways in, one queue, so the order is the order things happened:
 - :meth:`Outbox.put_flow` (burst items) waits while ``FLOW_WINDOW`` of them are queued, so a burst
   moves at the pace the client reads: backpressure, not loss.
 
-States: ``open`` -> ``finishing`` (:meth:`finish`: nothing new; the writer delivers what is queued,
-then :meth:`get` returns None) -> ``closed`` (:meth:`abandon`: what is queued is given up). Messages
-abandoned on a 1013 close are counted through ``on_dropped`` (wsrace_dropped_messages_total); on any
-other close (the client left, asked to close, or the server is shutting down) nothing more is owed.
-Pushes after the open state are ignored for the same reason. No sockets here: asyncio futures only.
+The writer takes messages with :meth:`take`, which never waits: it returns None once the outbox is
+empty, and the writer then ends. ``on_ready`` is called each time a message is queued, so the owner
+starts a writer when there is something to write and none is running; an idle connection holds no
+writer task and no waiting future.
+
+States: ``open`` -> ``finishing`` (:meth:`finish`: nothing new; the writer delivers what is queued)
+-> ``closed`` (:meth:`abandon`: what is queued is given up). Messages abandoned on a 1013 close are
+counted through ``on_dropped`` (wsrace_dropped_messages_total); on any other close (the client left,
+asked to close, or the server is shutting down) nothing more is owed. Pushes after the open state
+are ignored for the same reason. No sockets here: asyncio futures only.
 """
 
 from __future__ import annotations
@@ -45,8 +50,8 @@ class Outbox:
     """Burst items queued at most; the producer waits for the writer below that."""
 
     __slots__ = (
-        "_count_drops", "_flow", "_flow_waiters", "_flush_waiters", "_getter", "_items", "_limit",
-        "_on_dropped", "_on_overflow", "_other_bytes", "dropped", "state",
+        "_count_drops", "_flow", "_flow_waiters", "_flush_waiters", "_items", "_limit",
+        "_on_dropped", "_on_overflow", "_on_ready", "_other_bytes", "dropped", "state",
     )
 
     def __init__(
@@ -54,14 +59,15 @@ class Outbox:
         limit_bytes: int,
         on_overflow: Callable[[], None],
         on_dropped: Callable[[int], None],
+        on_ready: Callable[[], None],
     ) -> None:
         self._limit = limit_bytes
         self._on_overflow = on_overflow
         self._on_dropped = on_dropped
+        self._on_ready = on_ready
         self._items: deque[tuple[Message, int, bool]] = deque()
         self._other_bytes = 0
         self._flow = 0
-        self._getter: asyncio.Future[None] | None = None
         self._flow_waiters: deque[asyncio.Future[None]] = deque()
         self._flush_waiters: list[asyncio.Future[None]] = []
         self._count_drops = False
@@ -82,7 +88,7 @@ class Outbox:
             return
         self._items.append((message, size, False))
         self._other_bytes += size
-        _wake(self._getter)
+        self._on_ready()
         if self._other_bytes > self._limit:
             self._on_overflow()
 
@@ -104,19 +110,13 @@ class Outbox:
             return False
         self._items.append((message, 0, True))
         self._flow += 1
-        _wake(self._getter)
+        self._on_ready()
         return True
 
-    async def get(self) -> Message | None:
-        """The next message for the writer, or None once finished or abandoned and empty."""
-        while not self._items:
-            if self.state is not OPEN:
-                return None
-            self._getter = asyncio.get_running_loop().create_future()
-            try:
-                await self._getter
-            finally:
-                self._getter = None
+    def take(self) -> Message | None:
+        """The next message for the writer, or None when there is none (the writer then ends)."""
+        if not self._items:
+            return None
         message, size, flow = self._items.popleft()
         if flow:
             self._flow -= 1
@@ -176,7 +176,6 @@ class Outbox:
             _wake(waiter)
 
     def _wake_all(self) -> None:
-        _wake(self._getter)
         for waiter in self._flow_waiters:
             _wake(waiter)
         if not self._items or self.state is CLOSED:

@@ -11,7 +11,8 @@ Two ways in, one queue, so the order is the order things happened:
 The writer takes messages with :meth:`take`, which never waits: it returns None once the outbox is
 empty, and the writer then ends. ``on_ready`` is called each time a message is queued, so the owner
 starts a writer when there is something to write and none is running; an idle connection holds no
-writer task and no waiting future.
+writer task and no waiting future, and its outbox no queue (a deque is made for what is queued and
+given up once it is empty).
 
 States: ``open`` -> ``finishing`` (:meth:`finish`: nothing new; the writer delivers what is queued)
 -> ``closed`` (:meth:`abandon`: what is queued is given up). Messages abandoned on a 1013 close are
@@ -26,7 +27,7 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 from enum import Enum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 Message = dict[str, Any]
 
@@ -43,6 +44,13 @@ OPEN, FINISHING, CLOSED = OutboxState.OPEN, OutboxState.FINISHING, OutboxState.C
 def _wake(waiter: asyncio.Future[None] | None) -> None:
     if waiter is not None and not waiter.done():
         waiter.set_result(None)
+
+
+Item = tuple[Message, int, bool]
+"""A queued message, its size if it counts against the limit, and whether it is a burst item."""
+
+_NO_ITEMS: Final[tuple[()]] = ()
+"""The queue of an outbox with nothing queued: no deque is held (an empty one is 760 bytes)."""
 
 
 class Outbox:
@@ -65,11 +73,12 @@ class Outbox:
         self._on_overflow = on_overflow
         self._on_dropped = on_dropped
         self._on_ready = on_ready
-        self._items: deque[tuple[Message, int, bool]] = deque()
+        # Made when first needed and given up when empty: an idle connection holds none of them.
+        self._items: deque[Item] | tuple[()] = _NO_ITEMS
+        self._flow_waiters: list[asyncio.Future[None]] | None = None
+        self._flush_waiters: list[asyncio.Future[None]] | None = None
         self._other_bytes = 0
         self._flow = 0
-        self._flow_waiters: deque[asyncio.Future[None]] = deque()
-        self._flush_waiters: list[asyncio.Future[None]] = []
         self._count_drops = False
         self.dropped = 0
         self.state = OPEN
@@ -86,7 +95,7 @@ class Outbox:
         """Queue a reply or event of ``size`` bytes; never waits."""
         if self.state is not OPEN:
             return
-        self._items.append((message, size, False))
+        self._append((message, size, False))
         self._other_bytes += size
         self._on_ready()
         if self._other_bytes > self._limit:
@@ -100,31 +109,43 @@ class Outbox:
         loop = asyncio.get_running_loop()
         while self.state is OPEN and not self.has_flow_room():
             waiter = loop.create_future()
-            self._flow_waiters.append(waiter)
+            if self._flow_waiters is None:
+                self._flow_waiters = []
+            waiters = self._flow_waiters
+            waiters.append(waiter)
             try:
                 await waiter
             finally:
-                if waiter in self._flow_waiters:
-                    self._flow_waiters.remove(waiter)
+                if waiter in waiters:
+                    waiters.remove(waiter)
         if self.state is not OPEN:
             return False
-        self._items.append((message, 0, True))
+        self._append((message, 0, True))
         self._flow += 1
         self._on_ready()
         return True
 
+    def _append(self, item: Item) -> None:
+        if isinstance(items := self._items, deque):
+            items.append(item)
+        else:
+            self._items = deque((item,))
+
     def take(self) -> Message | None:
         """The next message for the writer, or None when there is none (the writer then ends)."""
-        if not self._items:
+        items = self._items
+        if not items:
             return None
-        message, size, flow = self._items.popleft()
+        assert isinstance(items, deque)
+        message, size, flow = items.popleft()
         if flow:
             self._flow -= 1
             if self._flow_waiters:
                 _wake(self._flow_waiters[0])
         else:
             self._other_bytes -= size
-        if not self._items:
+        if not items:
+            self._items = _NO_ITEMS
             self._wake_flushed()
         return message
 
@@ -139,7 +160,7 @@ class Outbox:
         if self.state is CLOSED:
             return 0
         abandoned = len(self._items)
-        self._items.clear()
+        self._items = _NO_ITEMS
         self._other_bytes = 0
         self._flow = 0
         self.state = CLOSED
@@ -163,6 +184,8 @@ class Outbox:
         if not self._items or self.state is CLOSED:
             return
         waiter = asyncio.get_running_loop().create_future()
+        if self._flush_waiters is None:
+            self._flush_waiters = []
         self._flush_waiters.append(waiter)
         await waiter
 
@@ -171,12 +194,12 @@ class Outbox:
         self._on_dropped(count)
 
     def _wake_flushed(self) -> None:
-        waiters, self._flush_waiters = self._flush_waiters, []
-        for waiter in waiters:
+        waiters, self._flush_waiters = self._flush_waiters, None
+        for waiter in waiters or ():
             _wake(waiter)
 
     def _wake_all(self) -> None:
-        for waiter in self._flow_waiters:
+        for waiter in self._flow_waiters or ():
             _wake(waiter)
         if not self._items or self.state is CLOSED:
             self._wake_flushed()

@@ -69,17 +69,14 @@ class Connection:
         self.session: str | None = None
         self.seq = Sequencer()
         self.sent = 0
-        self.outbox = outbox_class(
-            OUTPUT_LIMIT_BYTES, self._output_overflowed, context.metrics.dropped_messages.inc,
-            self._output_ready,
-        )
+        self.outbox = outbox_class(OUTPUT_LIMIT_BYTES, self)
         self._writer: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
         self._closing: tuple[int, str] | None = None
         self._close_sent = False
         self._close_deadline = math.inf
         self._sending = False
-        self._watch = StallWatch(context.config.stall_timeout)
+        self._watch: StallWatch | None = None  # made when output first has to wait
         self._watch_handle: asyncio.TimerHandle | None = None
 
     @property
@@ -294,7 +291,9 @@ class Connection:
         """
         self.send(message)
 
-    def _output_ready(self) -> None:
+    # The outbox's owner (target_app.outbox.OutboxOwner): these three are all it calls.
+
+    def output_ready(self) -> None:
         """A message was queued: start the writer unless one is running (it takes them all)."""
         if self._writer is None:
             self._writer = asyncio.get_running_loop().create_task(
@@ -378,10 +377,13 @@ class Connection:
     def abort(self) -> None:
         self.ws.transport.abort()
 
-    def _output_overflowed(self) -> None:
+    def output_overflowed(self) -> None:
         log.info("%s: over %d bytes of output unread; closing with 1013", self.name,
                  OUTPUT_LIMIT_BYTES)
         self.request_close(closecodes.TRY_AGAIN_LATER, "too much output unread")
+
+    def output_dropped(self, count: int) -> None:
+        self.context.metrics.dropped_messages.inc(count)
 
     # ------------------------------------------------------------------------ stall detection
 
@@ -390,7 +392,9 @@ class Connection:
 
     def _arm_watch(self) -> None:
         """Output is waiting: sample progress until the writer is idle again."""
-        if self._watch_handle is None and self._watch.timeout > 0:
+        if self._watch_handle is None and (timeout := self.context.config.stall_timeout) > 0:
+            if self._watch is None:
+                self._watch = StallWatch(timeout)
             loop = asyncio.get_running_loop()
             self._watch.start(loop.time(), self.sent, self._buffered())
             self._watch_handle = loop.call_later(self._watch.interval, self._watch_tick)
@@ -406,6 +410,7 @@ class Connection:
             return
         if not self._sending and not self.outbox:
             return  # idle: the next message re-arms the watch
+        assert self._watch is not None  # armed
         loop = asyncio.get_running_loop()
         if self._watch.stalled(loop.time(), self.sent, self._buffered()):
             log.info("%s: no progress for %.3g s; closing with 1013", self.name,

@@ -4,19 +4,19 @@ Two ways in, one queue, so the order is the order things happened:
 
 - :meth:`Outbox.push` (replies, state events, errors) never waits: a job ticker or a handler must
   not block on someone else's slow client. The bytes waiting this way are counted; past the limit
-  (4 MiB) ``on_overflow`` fires and the connection closes with 1013.
+  (4 MiB) the owner's ``output_overflowed`` is called and the connection closes with 1013.
 - :meth:`Outbox.put_flow` (burst items) waits while ``FLOW_WINDOW`` of them are queued, so a burst
   moves at the pace the client reads: backpressure, not loss.
 
 The writer takes messages with :meth:`take`, which never waits: it returns None once the outbox is
-empty, and the writer then ends. ``on_ready`` is called each time a message is queued, so the owner
-starts a writer when there is something to write and none is running; an idle connection holds no
+empty, and the writer then ends. The owner's ``output_ready`` is called each time a message is
+queued, so the owner starts a writer when there is something to write and none is running; an idle connection holds no
 writer task and no waiting future, and its outbox no queue (a deque is made for what is queued and
 given up once it is empty).
 
 States: ``open`` -> ``finishing`` (:meth:`finish`: nothing new; the writer delivers what is queued)
 -> ``closed`` (:meth:`abandon`: what is queued is given up). Messages abandoned on a 1013 close are
-counted through ``on_dropped`` (wsrace_dropped_messages_total); on any other close (the client left,
+counted through the owner's ``output_dropped`` (wsrace_dropped_messages_total); on any other close (the client left,
 asked to close, or the server is shutting down) nothing more is owed. Pushes after the open state
 are ignored for the same reason. No sockets here: asyncio futures only.
 """
@@ -25,9 +25,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
 from enum import Enum
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, Protocol
 
 Message = dict[str, Any]
 
@@ -53,26 +52,31 @@ _NO_ITEMS: Final[tuple[()]] = ()
 """The queue of an outbox with nothing queued: no deque is held (an empty one is 760 bytes)."""
 
 
+class OutboxOwner(Protocol):
+    """What an outbox tells the connection it belongs to (one reference, not three callbacks)."""
+
+    def output_ready(self) -> None:
+        """A message was queued: a writer must run."""
+
+    def output_overflowed(self) -> None:
+        """More than the limit of replies and events is waiting unsent."""
+
+    def output_dropped(self, count: int) -> None:
+        """``count`` messages were abandoned on a 1013 close (or never produced because of it)."""
+
+
 class Outbox:
     FLOW_WINDOW: ClassVar[int] = 16
     """Burst items queued at most; the producer waits for the writer below that."""
 
     __slots__ = (
-        "_count_drops", "_flow", "_flow_waiters", "_flush_waiters", "_items", "_limit",
-        "_on_dropped", "_on_overflow", "_on_ready", "_other_bytes", "dropped", "state",
+        "_count_drops", "_flow", "_flow_waiters", "_flush_waiters", "_items", "_limit", "_other_bytes",
+        "_owner", "dropped", "state",
     )
 
-    def __init__(
-        self,
-        limit_bytes: int,
-        on_overflow: Callable[[], None],
-        on_dropped: Callable[[int], None],
-        on_ready: Callable[[], None],
-    ) -> None:
+    def __init__(self, limit_bytes: int, owner: OutboxOwner) -> None:
         self._limit = limit_bytes
-        self._on_overflow = on_overflow
-        self._on_dropped = on_dropped
-        self._on_ready = on_ready
+        self._owner = owner
         # Made when first needed and given up when empty: an idle connection holds none of them.
         self._items: deque[Item] | tuple[()] = _NO_ITEMS
         self._flow_waiters: list[asyncio.Future[None]] | None = None
@@ -97,9 +101,9 @@ class Outbox:
             return
         self._append((message, size, False))
         self._other_bytes += size
-        self._on_ready()
+        self._owner.output_ready()
         if self._other_bytes > self._limit:
-            self._on_overflow()
+            self._owner.output_overflowed()
 
     def has_flow_room(self) -> bool:
         return self._flow < self.FLOW_WINDOW
@@ -122,7 +126,7 @@ class Outbox:
             return False
         self._append((message, 0, True))
         self._flow += 1
-        self._on_ready()
+        self._owner.output_ready()
         return True
 
     def _append(self, item: Item) -> None:
@@ -191,7 +195,7 @@ class Outbox:
 
     def _count(self, count: int) -> None:
         self.dropped += count
-        self._on_dropped(count)
+        self._owner.output_dropped(count)
 
     def _wake_flushed(self) -> None:
         waiters, self._flush_waiters = self._flush_waiters, None

@@ -13,15 +13,17 @@ from tests.target.client import run
 
 
 class Recorder:
+    """The outbox's owner (an OutboxOwner): counts what the outbox tells it."""
+
     def __init__(self) -> None:
         self.overflows = 0
         self.dropped = 0
         self.ready = 0
 
-    def overflow(self) -> None:
+    def output_overflowed(self) -> None:
         self.overflows += 1
 
-    def drop(self, count: int) -> None:
+    def output_dropped(self, count: int) -> None:
         self.dropped += count
 
     def output_ready(self) -> None:
@@ -30,7 +32,7 @@ class Recorder:
 
 def make(limit: int = 1000, cls: type[Outbox] = Outbox) -> tuple[Outbox, Recorder]:
     rec = Recorder()
-    return cls(limit, rec.overflow, rec.drop, rec.output_ready), rec
+    return cls(limit, rec), rec
 
 
 def test_messages_come_out_in_the_order_they_went_in() -> None:

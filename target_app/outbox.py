@@ -10,15 +10,15 @@ Two ways in, one queue, so the order is the order things happened:
 
 The writer takes messages with :meth:`take`, which never waits: it returns None once the outbox is
 empty, and the writer then ends. The owner's ``output_ready`` is called each time a message is
-queued, so the owner starts a writer when there is something to write and none is running; an idle connection holds no
-writer task and no waiting future, and its outbox no queue (a deque is made for what is queued and
-given up once it is empty).
+queued, so the owner starts a writer when there is something to write and none is running. An idle
+connection holds no writer task and no waiting future, and its outbox no queue (a deque is made for
+what is queued and given up once it is empty).
 
 States: ``open`` -> ``finishing`` (:meth:`finish`: nothing new; the writer delivers what is queued)
 -> ``closed`` (:meth:`abandon`: what is queued is given up). Messages abandoned on a 1013 close are
-counted through the owner's ``output_dropped`` (wsrace_dropped_messages_total); on any other close (the client left,
-asked to close, or the server is shutting down) nothing more is owed. Pushes after the open state
-are ignored for the same reason. No sockets here: asyncio futures only.
+counted through the owner's ``output_dropped`` (wsrace_dropped_messages_total); on any other close
+(the client left, asked to close, or the server is shutting down) nothing more is owed. Pushes
+after the open state are ignored for the same reason. No sockets here: asyncio futures only.
 """
 
 from __future__ import annotations

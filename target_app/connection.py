@@ -14,7 +14,11 @@ the session is open, so they are handled in order after ``ready``, never dropped
 
 Everything the connection sends goes through its :class:`~target_app.outbox.Outbox` to one writer
 task, which stamps ``seq`` as it hands each frame to the socket: seq order is wire order, with no
-gaps. A slow reader is given backpressure; one that makes no progress for ``stall_timeout``, or lets
+gaps. The writer runs only while there is something to send: the outbox starts it when a message is
+queued and none is running, and it ends when the outbox is empty, so an idle connection holds no
+task (there is never more than one writer, so the order holds across writers too).
+
+A slow reader is given backpressure; one that makes no progress for ``stall_timeout``, or lets
 more than 4 MiB of replies and events pile up, is closed with 1013 (see :mod:`target_app.stall`).
 
 Dependencies are handed in, one way: the worker's :class:`~target_app.context.WorkerContext`
@@ -65,16 +69,14 @@ class Connection:
         self.session: str | None = None
         self.seq = Sequencer()
         self.sent = 0
-        self.outbox = outbox_class(
-            OUTPUT_LIMIT_BYTES, self._output_overflowed, context.metrics.dropped_messages.inc
-        )
+        self.outbox = outbox_class(OUTPUT_LIMIT_BYTES, self)
         self._writer: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
         self._closing: tuple[int, str] | None = None
         self._close_sent = False
         self._close_deadline = math.inf
         self._sending = False
-        self._watch = StallWatch(context.config.stall_timeout)
+        self._watch: StallWatch | None = None  # made when output first has to wait
         self._watch_handle: asyncio.TimerHandle | None = None
 
     @property
@@ -88,10 +90,6 @@ class Connection:
         metrics = self.context.metrics
         metrics.connections_total.inc()
         metrics.connections_open.inc()
-        self._writer = asyncio.get_running_loop().create_task(
-            self._write_loop(), name=f"writer of {self.name}"
-        )
-        self._writer.add_done_callback(self._writer_done)
         if self.context.shutting_down:  # the handshake finished as the shutdown began
             self.request_close(closecodes.GOING_AWAY, "server shutting down")
         try:
@@ -110,14 +108,14 @@ class Connection:
     async def _end(self) -> None:
         self.jobs.unsubscribe(self)
         self._disarm_watch()
-        self.outbox.close()  # wakes the writer; nothing more can be delivered
+        self.outbox.close()  # nothing more can be delivered
         if self._closer is not None:
             await asyncio.wait([self._closer])  # bounded by its own deadline
-        if self._writer is not None:
+        if (writer := self._writer) is not None:
             # Nothing is left for it to send: stop it wherever it is (after a crash, that may be
             # a send waiting on a client that does not read).
-            self._writer.cancel()
-            await asyncio.wait([self._writer])
+            writer.cancel()
+            await asyncio.wait([writer])
         self.context.metrics.closed(self.close_code_seen())
         self.context.metrics.connections_open.dec()
 
@@ -293,24 +291,40 @@ class Connection:
         """
         self.send(message)
 
+    # The outbox's owner (target_app.outbox.OutboxOwner): these three are all it calls.
+
+    def output_ready(self) -> None:
+        """A message was queued: start the writer unless one is running (it takes them all)."""
+        if self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(
+                self._write_loop(), name=f"writer of {self.name}"
+            )
+            self._writer.add_done_callback(self._writer_done)
+
     async def _write_loop(self) -> None:
-        """The connection's only sender: seq is stamped as each frame is handed to the socket."""
-        while (message := await self.outbox.get()) is not None:
-            self._arm_watch()
-            frame = orjson.dumps(self.seq.stamp(message))
-            self._sending = True
-            try:
-                await self.ws.send(frame, text=True)
-            except ConnectionClosed:
-                # Expected: the client went away, or our close frame went out while this message
-                # waited. Nothing more can be delivered here; the close path already decided
-                # whether what is left counts as dropped.
-                self.outbox.close()
-                return
-            finally:
-                self._sending = False
-            self.sent += 1
-            self.context.metrics.messages_sent.inc()
+        """The connection's only sender: seq is stamped as each frame is handed to the socket.
+
+        Ends when the outbox is empty; the next message queued starts the next writer.
+        """
+        try:
+            while (message := self.outbox.take()) is not None:
+                self._arm_watch()
+                frame = orjson.dumps(self.seq.stamp(message))
+                self._sending = True
+                try:
+                    await self.ws.send(frame, text=True)
+                except ConnectionClosed:
+                    # Expected: the client went away, or our close frame went out while this
+                    # message waited. Nothing more can be delivered here; the close path already
+                    # decided whether what is left counts as dropped.
+                    self.outbox.close()
+                    return
+                finally:
+                    self._sending = False
+                self.sent += 1
+                self.context.metrics.messages_sent.inc()
+        finally:
+            self._writer = None  # at once: a message queued from now on needs a new writer
 
     def _writer_done(self, task: asyncio.Task[None]) -> None:
         report_failure(task, self.context.report_failure)
@@ -363,10 +377,13 @@ class Connection:
     def abort(self) -> None:
         self.ws.transport.abort()
 
-    def _output_overflowed(self) -> None:
+    def output_overflowed(self) -> None:
         log.info("%s: over %d bytes of output unread; closing with 1013", self.name,
                  OUTPUT_LIMIT_BYTES)
         self.request_close(closecodes.TRY_AGAIN_LATER, "too much output unread")
+
+    def output_dropped(self, count: int) -> None:
+        self.context.metrics.dropped_messages.inc(count)
 
     # ------------------------------------------------------------------------ stall detection
 
@@ -375,7 +392,9 @@ class Connection:
 
     def _arm_watch(self) -> None:
         """Output is waiting: sample progress until the writer is idle again."""
-        if self._watch_handle is None and self._watch.timeout > 0:
+        if self._watch_handle is None and (timeout := self.context.config.stall_timeout) > 0:
+            if self._watch is None:
+                self._watch = StallWatch(timeout)
             loop = asyncio.get_running_loop()
             self._watch.start(loop.time(), self.sent, self._buffered())
             self._watch_handle = loop.call_later(self._watch.interval, self._watch_tick)
@@ -391,6 +410,7 @@ class Connection:
             return
         if not self._sending and not self.outbox:
             return  # idle: the next message re-arms the watch
+        assert self._watch is not None  # armed
         loop = asyncio.get_running_loop()
         if self._watch.stalled(loop.time(), self.sent, self._buffered()):
             log.info("%s: no progress for %.3g s; closing with 1013", self.name,

@@ -4,24 +4,29 @@ Two ways in, one queue, so the order is the order things happened:
 
 - :meth:`Outbox.push` (replies, state events, errors) never waits: a job ticker or a handler must
   not block on someone else's slow client. The bytes waiting this way are counted; past the limit
-  (4 MiB) ``on_overflow`` fires and the connection closes with 1013.
+  (4 MiB) the owner's ``output_overflowed`` is called and the connection closes with 1013.
 - :meth:`Outbox.put_flow` (burst items) waits while ``FLOW_WINDOW`` of them are queued, so a burst
   moves at the pace the client reads: backpressure, not loss.
 
-States: ``open`` -> ``finishing`` (:meth:`finish`: nothing new; the writer delivers what is queued,
-then :meth:`get` returns None) -> ``closed`` (:meth:`abandon`: what is queued is given up). Messages
-abandoned on a 1013 close are counted through ``on_dropped`` (wsrace_dropped_messages_total); on any
-other close (the client left, asked to close, or the server is shutting down) nothing more is owed.
-Pushes after the open state are ignored for the same reason. No sockets here: asyncio futures only.
+The writer takes messages with :meth:`take`, which never waits: it returns None once the outbox is
+empty, and the writer then ends. The owner's ``output_ready`` is called each time a message is
+queued, so the owner starts a writer when there is something to write and none is running. An idle
+connection holds no writer task and no waiting future, and its outbox no queue (a deque is made for
+what is queued and given up once it is empty).
+
+States: ``open`` -> ``finishing`` (:meth:`finish`: nothing new; the writer delivers what is queued)
+-> ``closed`` (:meth:`abandon`: what is queued is given up). Messages abandoned on a 1013 close are
+counted through the owner's ``output_dropped`` (wsrace_dropped_messages_total); on any other close
+(the client left, asked to close, or the server is shutting down) nothing more is owed. Pushes
+after the open state are ignored for the same reason. No sockets here: asyncio futures only.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
 from enum import Enum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final, Protocol
 
 Message = dict[str, Any]
 
@@ -40,30 +45,44 @@ def _wake(waiter: asyncio.Future[None] | None) -> None:
         waiter.set_result(None)
 
 
+Item = tuple[Message, int, bool]
+"""A queued message, its size if it counts against the limit, and whether it is a burst item."""
+
+_NO_ITEMS: Final[tuple[()]] = ()
+"""The queue of an outbox with nothing queued: no deque is held (an empty one is 760 bytes)."""
+
+
+class OutboxOwner(Protocol):
+    """What an outbox tells the connection it belongs to (one reference, not three callbacks)."""
+
+    def output_ready(self) -> None:
+        """A message was queued: a writer must run."""
+
+    def output_overflowed(self) -> None:
+        """More than the limit of replies and events is waiting unsent."""
+
+    def output_dropped(self, count: int) -> None:
+        """``count`` messages were abandoned on a 1013 close (or never produced because of it)."""
+
+
 class Outbox:
     FLOW_WINDOW: ClassVar[int] = 16
     """Burst items queued at most; the producer waits for the writer below that."""
 
     __slots__ = (
-        "_count_drops", "_flow", "_flow_waiters", "_flush_waiters", "_getter", "_items", "_limit",
-        "_on_dropped", "_on_overflow", "_other_bytes", "dropped", "state",
+        "_count_drops", "_flow", "_flow_waiters", "_flush_waiters", "_items", "_limit", "_other_bytes",
+        "_owner", "dropped", "state",
     )
 
-    def __init__(
-        self,
-        limit_bytes: int,
-        on_overflow: Callable[[], None],
-        on_dropped: Callable[[int], None],
-    ) -> None:
+    def __init__(self, limit_bytes: int, owner: OutboxOwner) -> None:
         self._limit = limit_bytes
-        self._on_overflow = on_overflow
-        self._on_dropped = on_dropped
-        self._items: deque[tuple[Message, int, bool]] = deque()
+        self._owner = owner
+        # Made when first needed and given up when empty: an idle connection holds none of them.
+        self._items: deque[Item] | tuple[()] = _NO_ITEMS
+        self._flow_waiters: list[asyncio.Future[None]] | None = None
+        self._flush_waiters: list[asyncio.Future[None]] | None = None
         self._other_bytes = 0
         self._flow = 0
-        self._getter: asyncio.Future[None] | None = None
-        self._flow_waiters: deque[asyncio.Future[None]] = deque()
-        self._flush_waiters: list[asyncio.Future[None]] = []
         self._count_drops = False
         self.dropped = 0
         self.state = OPEN
@@ -80,11 +99,11 @@ class Outbox:
         """Queue a reply or event of ``size`` bytes; never waits."""
         if self.state is not OPEN:
             return
-        self._items.append((message, size, False))
+        self._append((message, size, False))
         self._other_bytes += size
-        _wake(self._getter)
+        self._owner.output_ready()
         if self._other_bytes > self._limit:
-            self._on_overflow()
+            self._owner.output_overflowed()
 
     def has_flow_room(self) -> bool:
         return self._flow < self.FLOW_WINDOW
@@ -94,37 +113,43 @@ class Outbox:
         loop = asyncio.get_running_loop()
         while self.state is OPEN and not self.has_flow_room():
             waiter = loop.create_future()
-            self._flow_waiters.append(waiter)
+            if self._flow_waiters is None:
+                self._flow_waiters = []
+            waiters = self._flow_waiters
+            waiters.append(waiter)
             try:
                 await waiter
             finally:
-                if waiter in self._flow_waiters:
-                    self._flow_waiters.remove(waiter)
+                if waiter in waiters:
+                    waiters.remove(waiter)
         if self.state is not OPEN:
             return False
-        self._items.append((message, 0, True))
+        self._append((message, 0, True))
         self._flow += 1
-        _wake(self._getter)
+        self._owner.output_ready()
         return True
 
-    async def get(self) -> Message | None:
-        """The next message for the writer, or None once finished or abandoned and empty."""
-        while not self._items:
-            if self.state is not OPEN:
-                return None
-            self._getter = asyncio.get_running_loop().create_future()
-            try:
-                await self._getter
-            finally:
-                self._getter = None
-        message, size, flow = self._items.popleft()
+    def _append(self, item: Item) -> None:
+        if isinstance(items := self._items, deque):
+            items.append(item)
+        else:
+            self._items = deque((item,))
+
+    def take(self) -> Message | None:
+        """The next message for the writer, or None when there is none (the writer then ends)."""
+        items = self._items
+        if not items:
+            return None
+        assert isinstance(items, deque)
+        message, size, flow = items.popleft()
         if flow:
             self._flow -= 1
             if self._flow_waiters:
                 _wake(self._flow_waiters[0])
         else:
             self._other_bytes -= size
-        if not self._items:
+        if not items:
+            self._items = _NO_ITEMS
             self._wake_flushed()
         return message
 
@@ -139,7 +164,7 @@ class Outbox:
         if self.state is CLOSED:
             return 0
         abandoned = len(self._items)
-        self._items.clear()
+        self._items = _NO_ITEMS
         self._other_bytes = 0
         self._flow = 0
         self.state = CLOSED
@@ -163,21 +188,22 @@ class Outbox:
         if not self._items or self.state is CLOSED:
             return
         waiter = asyncio.get_running_loop().create_future()
+        if self._flush_waiters is None:
+            self._flush_waiters = []
         self._flush_waiters.append(waiter)
         await waiter
 
     def _count(self, count: int) -> None:
         self.dropped += count
-        self._on_dropped(count)
+        self._owner.output_dropped(count)
 
     def _wake_flushed(self) -> None:
-        waiters, self._flush_waiters = self._flush_waiters, []
-        for waiter in waiters:
+        waiters, self._flush_waiters = self._flush_waiters, None
+        for waiter in waiters or ():
             _wake(waiter)
 
     def _wake_all(self) -> None:
-        _wake(self._getter)
-        for waiter in self._flow_waiters:
+        for waiter in self._flow_waiters or ():
             _wake(waiter)
         if not self._items or self.state is CLOSED:
             self._wake_flushed()

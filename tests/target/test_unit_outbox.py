@@ -13,20 +13,26 @@ from tests.target.client import run
 
 
 class Recorder:
+    """The outbox's owner (an OutboxOwner): counts what the outbox tells it."""
+
     def __init__(self) -> None:
         self.overflows = 0
         self.dropped = 0
+        self.ready = 0
 
-    def overflow(self) -> None:
+    def output_overflowed(self) -> None:
         self.overflows += 1
 
-    def drop(self, count: int) -> None:
+    def output_dropped(self, count: int) -> None:
         self.dropped += count
+
+    def output_ready(self) -> None:
+        self.ready += 1
 
 
 def make(limit: int = 1000, cls: type[Outbox] = Outbox) -> tuple[Outbox, Recorder]:
     rec = Recorder()
-    return cls(limit, rec.overflow, rec.drop), rec
+    return cls(limit, rec), rec
 
 
 def test_messages_come_out_in_the_order_they_went_in() -> None:
@@ -35,8 +41,9 @@ def test_messages_come_out_in_the_order_they_went_in() -> None:
         box.push({"n": 1}, 10)
         assert await box.put_flow({"n": 2})
         box.push({"n": 3}, 10)
-        assert [await box.get() for _ in range(3)] == [{"n": 1}, {"n": 2}, {"n": 3}]
+        assert [box.take() for _ in range(3)] == [{"n": 1}, {"n": 2}, {"n": 3}]
         assert box.waiting_bytes == 0
+        assert box.take() is None
 
     run(body(), 5)
 
@@ -50,7 +57,7 @@ def test_over_the_limit_of_other_output_calls_on_overflow_once_crossed() -> None
         assert rec.overflows == 0 and box.waiting_bytes == 100
         box.push({}, 1)
         assert rec.overflows == 1
-        await box.get()
+        box.take()
         assert box.waiting_bytes == 41
 
     run(body(), 5)
@@ -65,7 +72,7 @@ def test_a_burst_waits_for_the_writer_and_resumes() -> None:
         blocked = asyncio.ensure_future(box.put_flow({"i": "next"}))
         await asyncio.sleep(0.01)
         assert not blocked.done()
-        assert await box.get() == {"i": 0}
+        assert box.take() == {"i": 0}
         assert await asyncio.wait_for(blocked, 1) is True
         assert len(box) == Outbox.FLOW_WINDOW
 
@@ -82,9 +89,9 @@ def test_finish_delivers_what_is_queued_then_ends() -> None:
         flushed = asyncio.ensure_future(box.flushed())
         await asyncio.sleep(0)
         assert not flushed.done()
-        assert await box.get() == {"n": 1}
+        assert box.take() == {"n": 1}
         await asyncio.wait_for(flushed, 1)
-        assert await box.get() is None
+        assert box.take() is None
         assert await box.put_flow({}) is False
         assert rec.dropped == 0
 
@@ -105,13 +112,22 @@ def test_abandon_for_1013_counts_queued_and_unproduced_messages() -> None:
     run(body(), 5)
 
 
-def test_a_waiting_writer_is_released_by_abandon() -> None:
+def test_every_queued_message_asks_for_a_writer_and_an_empty_outbox_ends_it() -> None:
+    """on_ready fires for each message queued (open state only); take() never waits: None when
+    empty, so the writer ends and nothing waits on an idle connection."""
     async def body() -> None:
-        box, _ = make()
-        getter = asyncio.ensure_future(box.get())
-        await asyncio.sleep(0)
-        box.abandon(count=True)
-        assert await asyncio.wait_for(getter, 1) is None
+        box, rec = make()
+        assert box.take() is None and rec.ready == 0
+        box.push({"n": 1}, 1)
+        assert await box.put_flow({"n": 2})
+        assert rec.ready == 2
+        assert [box.take(), box.take(), box.take()] == [{"n": 1}, {"n": 2}, None]
+        box.push({"n": 3}, 1)
+        assert rec.ready == 3
+        assert box.abandon(count=True) == 1
+        box.push({"n": 4}, 1)  # closed: ignored, and no writer is asked for
+        assert await box.put_flow({"n": 5}) is False
+        assert rec.ready == 3 and box.take() is None
 
     run(body(), 5)
 
@@ -124,7 +140,7 @@ def test_close_without_counting_and_only_the_first_abandon_decides() -> None:
         assert box.abandon(count=True) == 0
         box.unproduced(3)
         assert rec.dropped == 0
-        assert await box.get() is None
+        assert box.take() is None
         await asyncio.wait_for(box.flushed(), 1)
 
     run(body(), 5)
@@ -154,7 +170,7 @@ def test_lossy_outbox_drops_silently_after_100_ms_full() -> None:
         assert await box.put_flow({"i": "lost"}) is True
         assert loop.time() - started >= LossyOutbox.PUT_TIMEOUT_S * 0.9
         box.push({"reply": True}, 10)  # full: dropped at once
-        items = [await box.get() for _ in range(len(box))]
+        items = [box.take() for _ in range(len(box))]
         assert {"i": "lost"} not in items and {"reply": True} not in items
         assert rec.dropped == 0 and rec.overflows == 0
 

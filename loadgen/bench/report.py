@@ -162,10 +162,10 @@ def _grid(rows: list[list[str]]) -> list[str]:
 
 def _verdict(result: TargetResult) -> str:
     if result.met is None or result.median is None:
-        return f"target {result.text}: not measured"
+        return f"target: {result.text} -> not measured"
     word = "met" if result.met else "MISSED"
     spread_text = "" if result.low == result.high else f", {result.low:.2f}-{result.high:.2f} over the runs"
-    return f"target {result.text}: {word} (median {result.median:.2f}x{spread_text})"
+    return f"target: {result.text} -> {word} (median {result.median:.2f}x{spread_text})"
 
 
 def ratio_name(baseline: str) -> str:

@@ -105,6 +105,7 @@ def test_tsung_failures_are_the_last_totals_of_its_error_stats() -> None:
            "# stats: dump at 1700000010\nstats: error_connect_econnrefused 1 3\nstats: error_timeout 1 1\n")
     assert tsung.failures(log) == (4, "error_connect_econnrefused")
     assert tsung.failures("stats: connect 100 100\n") == (0, None)
+    assert tsung.failures("stats: error_abort 1 1\n") == (0, None)  # <load duration> reached: the planned end
 
 
 def test_a_peer_not_on_path_is_skipped_with_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -127,7 +127,7 @@ def test_render_shows_median_spread_ratio_and_verdict() -> None:
     assert "0.600 (0.500-0.800)" in text  # wsrace's cell
     assert "0.50 (0.50-0.80)" in text  # wsrace / wssync
     target = next(t for t in WORKLOADS["roundtrip"].targets if t.against == "asyncio")
-    assert f"target {target.text}: met (median 0.80x, 0.30-1.00 over the runs)" in text
+    assert f"target: {target.text} -> met (median 0.80x, 0.30-1.00 over the runs)" in text
     assert "Test CPU, 2 cores" in text
 
 

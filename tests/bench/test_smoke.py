@@ -80,7 +80,7 @@ def test_bench_runs_every_workload_and_reports_table_and_json(tmp_path: Path) ->
     assert [(t["workload"], t["against"]) for t in doc["targets"]] == expected_targets()
     assert all(isinstance(t["met"], bool) for t in doc["targets"])
     for target in doc["targets"]:
-        assert f"target {target['text']}: " in text
+        assert f"target: {target['text']} -> " in text
     assert [(s["workload"], s["generator"]) for s in doc["samples"]] == planned
     for sample in doc["samples"]:
         assert sample["metrics"]["count"] > 0, sample

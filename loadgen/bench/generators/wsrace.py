@@ -37,6 +37,7 @@ from loadgen.bench.generators.locust_harness import main, window_of
 from loadgen.bench.workloads import echo_message
 from loadgen.errors import BadReply
 from loadgen.paths import SCENARIOS_DIR
+from loadgen.protocol.wire import WS_PATH
 from loadgen.session import Session
 from loadgen.user import RaceUser
 
@@ -125,6 +126,10 @@ def hold_user() -> type[RaceUser]:
 
     class HoldIdleUser(module.HoldUser):  # type: ignore[name-defined,misc]
         def on_start(self) -> None:
+            # A scenario's host is the target's base URL (``--host``), to which the client adds
+            # the protocol's path; the benchmark hands every generator the WebSocket URL itself.
+            if self.host and self.host.endswith(WS_PATH):
+                self.host = self.host[: -len(WS_PATH)]
             super().on_start()
             self.window = window_of(self.environment)
             self._counted = False

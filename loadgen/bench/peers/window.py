@@ -33,7 +33,7 @@ from loadgen.children import Child, ChildFailed
 
 __all__ = ["run_sample"]
 
-SETUP_S = 25.0
+SETUP_S = 15.0
 """From the peer's start to work flowing on every connection, at most."""
 TAIL_S = 2.0
 """How long the peer runs on after the window, before it ends by itself."""
@@ -128,6 +128,7 @@ def run_sample(cores: measure.CorePlan, workload_name: str, peer: str, connectio
                 measure.pin(child.pid, cores.generator)  # early: threads started later inherit it
                 launched = time.monotonic()
                 _warm(srv, child, workload_name, connections, launched + SETUP_S)
+                setup_s = time.monotonic() - launched
                 measure.pin(child.pid, cores.generator)  # processes and threads it started meanwhile
                 gen_before, srv_before = measure.usage(child.pid), measure.usage(srv.pid)
                 counts_before, started = srv.count(), time.monotonic()
@@ -149,4 +150,5 @@ def run_sample(cores: measure.CorePlan, workload_name: str, peer: str, connectio
                           f"then {counts_after})")
     done = {"count": count, "elapsed_s": ended - started, "failures": failures, "p50_ms": None, "p99_ms": None}
     metrics = derive(workload, done, (gen_before, gen_after), (srv_before, srv_after))
+    metrics["setup_s"] = setup_s  # start-up until every connection carried work: outside the window
     return {"metrics": metrics, "first_error": first_error}

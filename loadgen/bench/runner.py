@@ -99,8 +99,9 @@ def _brief(record: dict[str, Any]) -> str:
         text = f"gen {m['gen_kib_per_conn']:.1f} KiB/conn, server {m['server_kib_per_conn']:.1f} KiB/conn"
     else:
         unit = WORKLOADS[record["workload"]].unit
-        text = (f"{m['gen_cpu_per_unit']:.3f} CPU-s/{unit / 1000:g}k, {m['rate']:.0f}/s, "
-                f"p50 {m['p50_ms']} ms, p99 {m['p99_ms']} ms")
+        text = f"{m['gen_cpu_per_unit']:.3f} CPU-s/{unit / 1000:g}k, {m['rate']:.0f}/s"
+        if m.get("p50_ms") is not None:
+            text += f", p50 {m['p50_ms']} ms, p99 {m['p99_ms']} ms"
     if m.get("failures") or m.get("exceptions"):
         text += f", {m['failures']} failed requests, {m['exceptions']} exceptions ({record.get('first_error')})"
     return text

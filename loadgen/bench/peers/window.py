@@ -137,7 +137,8 @@ def run_sample(cores: measure.CorePlan, workload_name: str, peer: str, connectio
                 counts_after, ended = srv.count(), time.monotonic()
                 if ended > launched + run_s:
                     raise child.fail("the window outlasted the run it was told to make")
-                if child.wait(launched + run_s + EXIT_S) is None:
+                # Artillery's phases start once it has started: allow for its start-up as well.
+                if child.wait(launched + setup_s + run_s + EXIT_S) is None:
                     raise child.fail(f"did not end within {EXIT_S:.0f} s of its planned end")
                 failures, first_error = collect()
     finally:

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 CONNECTIONS, DURATION = 5, 2.0
 
 
-@pytest.mark.timeout(int(window.SETUP_S + DURATION + window.TAIL_S + window.EXIT_S + 60))
+@pytest.mark.timeout(int(2 * max(window.SETUP_S.values()) + DURATION + window.TAIL_S + window.EXIT_S + 60))
 @pytest.mark.parametrize("workload", [name for name, w in WORKLOADS.items() if w.peers])
 @pytest.mark.parametrize("peer", PEERS)
 def test_peer_runs_a_measured_window(peer: str, workload: str) -> None:

@@ -26,20 +26,27 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-__all__ = ["END_ENV", "ENV", "PROCESSOR_JS", "WORKLOADS", "command", "failures", "script", "script_text"]
+__all__ = ["END_ENV", "ENV", "PROCESSOR_JS", "STOP_ENV", "WORKLOADS", "command", "failures", "script", "script_text"]
 
 WORKLOADS: Final = ("roundtrip", "storm")
 END_ENV: Final = "WSRACE_BENCH_END_MS"
-"""The run's end as a Unix time in ms: the processor stops the users' loops there."""
+"""The run's end as a Unix time in ms: the processor stops the users' loops there at the latest."""
+STOP_ENV: Final = "WSRACE_BENCH_STOP_FILE"
+"""A file whose appearance stops the loops sooner: the parent makes it when its window is over."""
 ENV: Final = {"ARTILLERY_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1"}
 STORM_ARRIVALS_PER_USER: Final = 20
 REPLY_TIMEOUT_S: Final = 30
 
-PROCESSOR_JS: Final = f"""// wsrace bench: round trips loop until the run's end (a Unix time in ms, from the parent).
+PROCESSOR_JS: Final = f"""// wsrace bench: round trips loop until the run's end (a Unix time in ms, from the parent),
+// or until the parent's stop file appears (looked for every 100 ms, not per round trip).
+const fs = require("fs");
 const END_MS = Number(process.env.{END_ENV});
+const STOP_FILE = process.env.{STOP_ENV};
+let stopped = false;
+setInterval(() => {{ if (STOP_FILE && fs.existsSync(STOP_FILE)) stopped = true; }}, 100).unref();
 module.exports = {{
   untilEnd(context, next) {{
-    return next(Date.now() < END_MS);
+    return next(!stopped && Date.now() < END_MS);
   }},
 }};
 """

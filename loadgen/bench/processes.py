@@ -40,19 +40,31 @@ class Server:
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}{self.path}"
 
+    def count(self, timeout: float = 10.0) -> tuple[int, int]:
+        """The echo server's messages echoed and handshakes completed so far."""
+        self.child.write_line("count")
+        line = self.child.read_json_line(time.monotonic() + timeout)
+        if line.get("event") != "count":
+            raise self.child.fail(f"said {line!r} where its counts were expected")
+        return int(line["messages"]), int(line["connections"])
+
 
 @contextlib.contextmanager
-def server(kind: str, cpus: frozenset[int] | None, secret: str = "") -> Iterator[Server]:
-    """A fresh ``echo`` server (:mod:`loadgen.bench.echo_server`) or the ``target`` app (one
-    worker, token ``secret``), on 127.0.0.1, a port the OS chose, pinned to ``cpus``."""
+def server(kind: str, cpus: frozenset[int] | None, secret: str | None = None) -> Iterator[Server]:
+    """A fresh ``echo`` server (:mod:`loadgen.bench.echo_server`; with ``secret``, authenticating
+    each connection) or the ``target`` app (one worker, tokens signed with ``secret``), on
+    127.0.0.1, a port the OS chose, pinned to ``cpus``. The echo server's stdin is a pipe:
+    :meth:`Server.count` asks it for its counts."""
     if kind == "echo":
         cmd = [sys.executable, "-m", "loadgen.bench.echo_server", "--port", "0"]
+        if secret:
+            cmd += ["--secret", secret]
     elif kind == "target":
         cmd = [sys.executable, "-m", "target_app", "--host", "127.0.0.1", "--port", "0", "--workers", "1",
                "--log-level", "warning", "--secret", secret or "bench"]
     else:
         raise ValueError(f"unknown server kind {kind!r}")
-    with Child.start(cmd, name=f"{kind} server") as child:
+    with Child.start(cmd, name=f"{kind} server", stdin=kind == "echo") as child:
         line = child.read_listening(time.monotonic() + SERVER_START_TIMEOUT_S)
         measure.pin(child.pid, cpus)
         yield Server(child, int(line["port"]), WS_PATH if kind == "target" else "/")
@@ -94,13 +106,15 @@ def generator(
     connections: int,
     duration: float,
     cpus: frozenset[int] | None,
-    headers: dict[str, str] | None = None,
+    secret: str | None = None,
     timeout: float = 30.0,
 ) -> Iterator[Generator]:
+    """Generator ``name`` on ``workload``; with ``secret``, each of its connections authenticates
+    with a token of its own signed with it."""
     cmd = [sys.executable, "-m", MODULES[name], "--workload", workload, "--url", url,
            "--connections", str(connections), "--duration", str(duration), "--timeout", str(timeout)]
-    for key, value in (headers or {}).items():
-        cmd += ["--header", f"{key}:{value}"]
+    if secret:
+        cmd += ["--secret", secret]
     with Child.start(cmd, name=f"{name} generator", env={"PYTHONUNBUFFERED": "1"}, stdin=True) as child:
         measure.pin(child.pid, cpus)  # early: threads it starts later inherit the mask
         yield Generator(child)

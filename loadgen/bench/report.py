@@ -6,8 +6,13 @@ Pure: samples (as :mod:`loadgen.bench.runner` records them) in, data and text ou
   and highest run beside it: ``0.552 (0.530-0.581)``.
 - A ratio is wsrace / baseline, taken run by run (run 1 with run 1, ...: the runs interleave the
   generators, so each pair saw the same minute of the machine), then median and spread of those.
-  Below 1 is better for CPU and memory, above 1 for the rate.
-- A target is met when wsrace's median is within it.
+  Below 1 is better for CPU and memory, above 1 for the rate. Every generator other than wsrace
+  is a baseline here, the peers (Artillery, Tsung) included.
+- The floor ratio: the target app's KiB per idle authenticated connection (``idle-target``) over
+  the echo server's holding the same sessions from the same client (``idle``, wsrace), run by run.
+- A target (issue 13) bounds the median of one of those ratios; it is met when the median is
+  within it. A target against a generator that did not run (not in ``--only``, a peer not
+  installed) is not listed; one whose samples all failed is "not measured".
 """
 
 from __future__ import annotations
@@ -19,17 +24,16 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from loadgen.bench.workloads import (
-    BASELINES,
-    FLOOR_KIB,
-    FLOOR_SLACK,
+    ALL_GENERATORS,
+    FLOOR,
+    FLOOR_WORKLOAD,
     GENERATOR_TITLES,
     SUBJECT,
     WORKLOADS,
     Metric,
-    Target,
 )
 
-__all__ = ["Spread", "Summary", "TargetResult", "render", "spread", "summarize", "to_json"]
+__all__ = ["Spread", "Summary", "TargetResult", "ratio_name", "render", "spread", "summarize", "to_json"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +56,17 @@ def spread(values: Iterable[float | None]) -> Spread | None:
 class TargetResult:
     workload: str
     metric: str
+    against: str
+    """The baseline generator of the ratio, or ``floor`` (the target app / the echo server)."""
     text: str
     limit: float
+    """The bound on the median ratio."""
     median: float | None
+    """The median ratio over paired runs; None: not measured."""
+    low: float | None
+    high: float | None
     met: bool | None
-    """None: not measured (the workload did not run, or every sample failed)."""
+    """None: not measured (every sample of a side failed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +74,8 @@ class Summary:
     cells: dict[tuple[str, str, str], Spread]
     """(workload, generator, metric) -> spread over runs."""
     ratios: dict[tuple[str, str, str], Spread]
-    """(workload, baseline, metric) -> spread of wsrace / baseline over paired runs."""
+    """(workload, baseline, metric) -> spread of wsrace / baseline over paired runs; baseline
+    ``floor``: the target app / the echo server (``idle-target`` only)."""
     targets: list[TargetResult]
     failures: list[dict[str, Any]]
     """Samples that did not complete, with their error."""
@@ -78,14 +89,16 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
 
-def floor_target(cells: Mapping[tuple[str, str, str], Spread]) -> Target:
-    """The target app's bound: within 15 % of the websockets floor, i.e. of the echo server's
-    median KiB per idle connection in this benchmark (the issue's 13 KiB when idle did not run)."""
-    floors = [cell.median for (w, _, m), cell in cells.items() if w == "idle" and m == "server_kib_per_conn"]
-    floor = statistics.median(floors) if floors else FLOOR_KIB
-    source = "echo server here" if floors else "the issue's figure"
-    return Target("server_kib_per_conn", floor * FLOOR_SLACK,
-                  f"≤ websockets floor +15 % ({floor:.1f} KiB, {source}) = {floor * FLOOR_SLACK:.1f} KiB")
+def _floor_ratios(by_run: Mapping[tuple[str, str, int], Mapping[str, Any]]) -> list[float | None]:
+    """Run by run: the target app's KiB per idle connection over the echo server's, both holding
+    wsrace's authenticated sessions (``idle-target`` and ``idle`` of the same run)."""
+    out = []
+    for (workload, generator, run), metrics in by_run.items():
+        if workload == "idle-target" and generator == SUBJECT:
+            floor = by_run.get((FLOOR_WORKLOAD, SUBJECT, run))
+            if floor is not None:
+                out.append(_ratio(metrics.get("server_kib_per_conn"), floor.get("server_kib_per_conn")))
+    return out
 
 
 def summarize(samples: Sequence[Mapping[str, Any]]) -> Summary:
@@ -102,25 +115,30 @@ def summarize(samples: Sequence[Mapping[str, Any]]) -> Summary:
     for (workload, generator, run), metrics in by_run.items():
         if generator != SUBJECT:
             continue
-        for baseline in BASELINES:
+        for baseline in ALL_GENERATORS:
             other = by_run.get((workload, baseline, run))
-            if other is None:
+            if baseline == SUBJECT or other is None:
                 continue
             for metric in WORKLOADS[workload].metrics:
                 if metric.ratio:
                     value = _ratio(metrics.get(metric.key), other.get(metric.key))
                     paired[(workload, baseline, metric.key)].append(value)
+    paired[("idle-target", FLOOR, "server_kib_per_conn")] = _floor_ratios(by_run)
     ratios = {key: cell for key, values in paired.items() if (cell := spread(values)) is not None}
 
+    ran = {(s["workload"], s["generator"]) for s in samples}
     targets = []
     for name, workload in WORKLOADS.items():
-        wanted = workload.targets if name != "idle-target" else (floor_target(cells),)
-        for target in wanted:
-            cell = cells.get((name, SUBJECT, target.metric))
-            median = None if cell is None else cell.median
-            met = None if median is None else median <= target.limit
-            if any(s["workload"] == name for s in samples):
-                targets.append(TargetResult(name, target.metric, target.text, target.limit, median, met))
+        for target in workload.targets:
+            sides = [(name, SUBJECT), (FLOOR_WORKLOAD, SUBJECT) if target.against == FLOOR else (name, target.against)]
+            if not all(side in ran for side in sides):
+                continue  # a side did not run at all: nothing to say
+            cell = ratios.get((name, target.against, target.metric))
+            met = None if cell is None else cell.median <= target.limit
+            targets.append(TargetResult(
+                name, target.metric, target.against, target.text, target.limit,
+                None if cell is None else cell.median, None if cell is None else cell.low,
+                None if cell is None else cell.high, met))
     failures = [dict(s) for s in samples if "metrics" not in s]
     return Summary(cells, ratios, targets, failures)
 
@@ -142,11 +160,18 @@ def _grid(rows: list[list[str]]) -> list[str]:
             for row in rows]
 
 
-def _verdict(result: TargetResult, fmt: str) -> str:
-    if result.met is None:
-        return f"target {result.text}: not measured"
+def _verdict(result: TargetResult) -> str:
+    if result.met is None or result.median is None:
+        return f"target: {result.text} -> not measured"
     word = "met" if result.met else "MISSED"
-    return f"target {result.text}: {word} (wsrace median {fmt.format(result.median)})"
+    spread_text = "" if result.low == result.high else f", {result.low:.2f}-{result.high:.2f} over the runs"
+    return f"target: {result.text} -> {word} (median {result.median:.2f}x{spread_text})"
+
+
+def ratio_name(baseline: str) -> str:
+    """How a ratio is named in the table and the JSON: ``wsrace/asyncio``; the floor ratio
+    ``target/floor`` (the target app over the echo server)."""
+    return "target/floor" if baseline == FLOOR else f"{SUBJECT}/{baseline}"
 
 
 def render(summary: Summary, plan: Mapping[str, Any], machine: Mapping[str, Any]) -> str:
@@ -163,9 +188,9 @@ def render(summary: Summary, plan: Mapping[str, Any], machine: Mapping[str, Any]
     for name, workload in WORKLOADS.items():
         if name not in plan["workloads"]:
             continue
-        generators = [g for g in plan["generators"] if g in workload.generators]
-        baselines = [b for b in BASELINES if b in generators and SUBJECT in generators]
-        header = ["", *(GENERATOR_TITLES[g] for g in generators), *(f"wsrace/{b}" for b in baselines)]
+        generators = [g for g in plan["generators"] if g in workload.generators or g in workload.peers]
+        baselines = [b for b in generators if b != SUBJECT] if SUBJECT in generators else []
+        header = ["", *(GENERATOR_TITLES[g] for g in generators), *(ratio_name(b) for b in baselines)]
         rows = [header]
         for metric in workload.metrics:
             row = [metric.label]
@@ -173,9 +198,17 @@ def render(summary: Summary, plan: Mapping[str, Any], machine: Mapping[str, Any]
             row += [_show(summary.ratios.get((name, b, metric.key)), "{:.2f}") if metric.ratio else ""
                     for b in baselines]
             rows.append(row)
+        floor = summary.ratios.get((name, FLOOR, "server_kib_per_conn"))
+        if floor is not None:
+            rows.append([f"{ratio_name(FLOOR)} (echo server in idle)", _show(floor, "{:.2f}")])
+            rows[0] += [""] * (len(rows[-1]) - len(rows[0]))
+            rows = [row + [""] * (len(rows[0]) - len(row)) for row in rows]
         out += ["", workload.title.format(**plan), *_grid(rows)]
-        formats = {m.key: m.fmt for m in workload.metrics}
-        out += [_verdict(t, formats.get(t.metric, "{:.3g}")) for t in summary.targets if t.workload == name]
+        out += [_verdict(t) for t in summary.targets if t.workload == name]
+    skipped = plan.get("peers_skipped") or {}
+    if skipped:
+        out += [""]
+        out += [f"{peer}: skipped: {why}" for peer, why in skipped.items()]
     if summary.failures:
         out += ["", f"{len(summary.failures)} sample(s) did not complete:"]
         out += [f"  run {f['run']} {f['workload']} {f['generator']}: {str(f['error']).splitlines()[0]}"
@@ -196,10 +229,10 @@ def to_json(summary: Summary, samples: Sequence[Mapping[str, Any]], plan: Mappin
     ratios: dict[str, dict[str, dict[str, Any]]] = defaultdict(lambda: defaultdict(dict))
     for (workload, baseline, key), cell in summary.ratios.items():
         metric = _metric_of(workload, key)
-        ratios[workload][f"{SUBJECT}/{baseline}"][key] = {
+        ratios[workload][ratio_name(baseline)][key] = {
             **asdict(cell), "lower_is_better": metric.lower_is_better if metric else True}
     return {
-        "format": "wsrace-bench/1",
+        "format": "wsrace-bench/2",
         "machine": dict(machine),
         "plan": dict(plan),
         "results": {w: dict(g) for w, g in results.items()},

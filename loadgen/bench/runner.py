@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from loadgen.bench import measure, processes
-from loadgen.bench.workloads import WORKLOADS, Workload
-from loadgen.protocol.tokens import mint
+from loadgen.bench.metrics import derive
+from loadgen.bench.peers import window
+from loadgen.bench.workloads import PEERS, WORKLOADS
 
 __all__ = ["Plan", "derive", "run_all", "run_sample"]
 
@@ -42,49 +43,15 @@ class Plan:
         return self.idle if WORKLOADS[workload].unit == 1 else self.connections
 
 
-def derive(
-    workload: Workload,
-    done: dict[str, Any],
-    gen: tuple[measure.Usage, measure.Usage],
-    srv: tuple[measure.Usage, measure.Usage],
-) -> dict[str, float | None]:
-    """The table's metrics from the generator's ``done`` line and the usage before and after."""
-    count = int(done["count"])
-    elapsed = float(done["elapsed_s"])
-    g_before, g_after = gen
-    s_before, s_after = srv
-    metrics: dict[str, float | None] = {
-        "count": count,
-        "failures": int(done.get("failures") or 0),
-        "exceptions": int(done.get("exceptions") or 0),
-        "gen_cpu_s": g_after.cpu_s - g_before.cpu_s,
-        "server_cpu_s": s_after.cpu_s - s_before.cpu_s,
-        "gen_peak_rss_mib": g_after.peak_rss_kib / 1024,
-        "server_peak_rss_mib": s_after.peak_rss_kib / 1024,
-    }
-    if workload.unit == 1:  # idle: memory per open connection
-        metrics["open_s"] = elapsed
-        metrics["gen_kib_per_conn"] = (g_after.rss_kib - g_before.rss_kib) / count if count else None
-        metrics["server_kib_per_conn"] = (s_after.rss_kib - s_before.rss_kib) / count if count else None
-        return metrics
-    units = count / workload.unit
-    metrics["elapsed_s"] = elapsed
-    metrics["rate"] = count / elapsed if elapsed > 0 else None
-    metrics["gen_cpu_per_unit"] = metrics["gen_cpu_s"] / units if units else None  # type: ignore[operator]
-    metrics["server_cpu_per_unit"] = metrics["server_cpu_s"] / units if units else None  # type: ignore[operator]
-    metrics["p50_ms"] = done.get("p50_ms")
-    metrics["p99_ms"] = done.get("p99_ms")
-    return metrics
-
-
 def run_sample(plan: Plan, workload_name: str, generator: str) -> dict[str, Any]:
     """One measured window of ``generator`` on ``workload_name``; its metrics and notes."""
+    if generator in PEERS:
+        return window.run_sample(plan.cores, workload_name, generator, plan.connections, plan.duration)
     workload = WORKLOADS[workload_name]
-    secret = secrets.token_hex(16)
-    headers = {"Authorization": f"Bearer {mint(secret, 'bench')}"} if workload.server == "target" else {}
+    secret = secrets.token_hex(16) if workload.authenticated else None
     with processes.server(workload.server, plan.cores.server, secret=secret) as srv, processes.generator(
         generator, workload_name, srv.url, plan.connections_for(workload_name), plan.duration,
-        plan.cores.generator, headers=headers, timeout=plan.timeout,
+        plan.cores.generator, secret=secret, timeout=plan.timeout,
     ) as gen:
         gen.expect("ready", SETUP_TIMEOUT_S)
         measure.pin(gen.pid, plan.cores.generator)  # threads started during setup, if any
@@ -112,7 +79,7 @@ def run_all(plan: Plan, progress: Progress = _stderr,
     for run in range(1, plan.runs + 1):
         for workload in plan.workloads:
             for generator in plan.generators:
-                if generator not in WORKLOADS[workload].generators:
+                if generator not in WORKLOADS[workload].generators + WORKLOADS[workload].peers:
                     continue
                 record: dict[str, Any] = {"run": run, "workload": workload, "generator": generator}
                 try:
@@ -132,8 +99,9 @@ def _brief(record: dict[str, Any]) -> str:
         text = f"gen {m['gen_kib_per_conn']:.1f} KiB/conn, server {m['server_kib_per_conn']:.1f} KiB/conn"
     else:
         unit = WORKLOADS[record["workload"]].unit
-        text = (f"{m['gen_cpu_per_unit']:.3f} CPU-s/{unit / 1000:g}k, {m['rate']:.0f}/s, "
-                f"p50 {m['p50_ms']} ms, p99 {m['p99_ms']} ms")
+        text = f"{m['gen_cpu_per_unit']:.3f} CPU-s/{unit / 1000:g}k, {m['rate']:.0f}/s"
+        if m.get("p50_ms") is not None:
+            text += f", p50 {m['p50_ms']} ms, p99 {m['p99_ms']} ms"
     if m.get("failures") or m.get("exceptions"):
         text += f", {m['failures']} failed requests, {m['exceptions']} exceptions ({record.get('first_error')})"
     return text

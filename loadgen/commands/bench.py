@@ -2,7 +2,9 @@
 
 Runs each workload with each generator against a fresh echo server, generator and server each on
 a core of their own when the machine has two, ``--runs`` times, and prints the medians, spreads
-and wsrace's ratios to each baseline, with the targets of issue 5 (met or missed). See
+and wsrace's ratios to each baseline, with the targets of issue 13 (met or missed). ``--peers``
+adds Artillery and Tsung where installed (it installs nothing; a missing one is one line saying
+how to get it). See
 ``docs/benchmark.md`` for the method. Exit 0 once the benchmark completed (missed targets are
 reported, not failed, unless ``--check``), 1 with ``--check`` and a target missed, 2 bad flags,
 3 a sample could not complete (a generator or server failed).
@@ -19,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from loadgen import exitcodes
-from loadgen.bench import machine, measure, report, runner
-from loadgen.bench.workloads import DEFAULT_WORKLOADS, GENERATORS, WORKLOADS
+from loadgen.bench import machine, measure, peers, report, runner
+from loadgen.bench.workloads import ALL_GENERATORS, DEFAULT_WORKLOADS, GENERATORS, PEERS, WORKLOADS
 from loadgen.judge.atomic import atomic_write_text
 
-__all__ = ["main", "parse"]
+__all__ = ["choose_generators", "main", "parse"]
 
 MAX_CONNECTIONS = 10_000
 
@@ -62,7 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="wsrace bench",
         description="Benchmark wsrace's Locust load generator against a Locust user on websockets.sync "
-        "and plain asyncio + uvloop + websockets, on the same workloads, side by side.",
+        "and plain asyncio + uvloop + websockets (and, with --peers, Artillery and Tsung), on the same "
+        "workloads, side by side.",
         epilog="Exit status: 0 completed, 1 --check and a target missed, 2 bad flags, 3 a sample failed.",
     )
     add = parser.add_argument
@@ -76,8 +79,12 @@ def _parser() -> argparse.ArgumentParser:
         default=1000, help="connections held open in the idle workloads (default 1000)")
     add("--workloads", type=_names(tuple(WORKLOADS), "a workload"), default=DEFAULT_WORKLOADS,
         metavar="W[,W]", help=f"which workloads (default {','.join(DEFAULT_WORKLOADS)})")
-    add("--only", type=_names(GENERATORS, "a generator"), default=GENERATORS, metavar="GEN[,GEN]",
-        help=f"which generators (default {','.join(GENERATORS)}); ratios need wsrace and a baseline")
+    add("--only", type=_names(ALL_GENERATORS, "a generator"), default=GENERATORS, metavar="GEN[,GEN]",
+        help=f"which generators (default {','.join(GENERATORS)}; also {','.join(PEERS)}); ratios need wsrace "
+        "and a baseline")
+    add("--peers", action="store_true",
+        help=f"also run the peers ({', '.join(PEERS)}) on the workloads they can express, where installed; "
+        "installs nothing: " + "; ".join(f"{p}: {how}" for p, how in peers.INSTALL.items()))
     add("--json", metavar="PATH", help="also write every sample, median, ratio and target as JSON")
     add("--check", action="store_true", help="exit 1 if wsrace misses a target")
     return parser
@@ -103,17 +110,31 @@ def _write_json(path: str, doc: dict[str, Any]) -> None:
         raise exitcodes.UsageError(f"--json {path}: cannot write: {exc.strerror or exc}") from exc
 
 
+def choose_generators(only: Sequence[str], with_peers: bool,
+                      skip_reason: Callable[[str], str | None] = peers.skip_reason,
+                      ) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The generators to run (``--only``, plus every peer with ``--peers``) and the peers skipped,
+    each with the reason and how to get it."""
+    wanted = tuple(dict.fromkeys((*only, *(PEERS if with_peers else ()))))
+    skipped = {peer: why for peer in wanted if peer in PEERS and (why := skip_reason(peer)) is not None}
+    return tuple(g for g in wanted if g not in skipped), skipped
+
+
 def main(argv: Sequence[str]) -> int:
     args = parse(argv)
     if args is None:
         return exitcodes.PASS
     cores = measure.core_plan()
-    plan = runner.Plan(args.runs, args.duration, args.connections, args.idle, args.workloads, args.only, cores)
+    generators, skipped = choose_generators(args.only, args.peers)
+    plan = runner.Plan(args.runs, args.duration, args.connections, args.idle, args.workloads, generators, cores)
     about = machine.describe()
     described = {
         "runs": plan.runs, "duration": plan.duration, "connections": plan.connections, "idle": plan.idle,
         "workloads": list(plan.workloads), "generators": list(plan.generators), "cores": cores.note,
+        "peers_skipped": skipped,
     }
+    for peer, why in skipped.items():
+        sys.stderr.write(f"wsrace bench: {peer} skipped: {why}\n")
     sys.stderr.write(f"wsrace bench: {cores.note}; progress below, table at the end\n")
     try:
         samples = runner.run_all(plan)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from loadgen.bench.workloads import BASELINES, DEFAULT_WORKLOADS, GENERATOR_TITLES, SUBJECT, WORKLOADS
+from loadgen.bench.report import ratio_name
+from loadgen.bench.workloads import BASELINES, DEFAULT_WORKLOADS, FLOOR, GENERATOR_TITLES, WORKLOADS
 from tests.support.wsrace_cli import run_wsrace
 
 pytestmark = pytest.mark.e2e
@@ -23,14 +24,24 @@ def planned_samples() -> list[tuple[str, str]]:
 
 
 def expected_ratios() -> dict[str, set[str]]:
-    """Per default workload with a ratio metric and a baseline beside wsrace: the ratios it gets."""
+    """Per default workload with a ratio metric and a baseline beside wsrace: the ratios it gets;
+    the target app's is to the echo server's floor."""
     out = {}
     for name in DEFAULT_WORKLOADS:
         workload = WORKLOADS[name]
-        pairs = {f"{SUBJECT}/{b}" for b in BASELINES if b in workload.generators}
+        pairs = {ratio_name(b) for b in BASELINES if b in workload.generators}
         if pairs and any(metric.ratio for metric in workload.metrics):
             out[name] = pairs
+        if any(t.against == FLOOR for t in workload.targets):
+            out.setdefault(name, set()).add(ratio_name(FLOOR))
     return out
+
+
+def expected_targets() -> list[tuple[str, str]]:
+    """(workload, against) of each target a run without --peers judges: those against a Python
+    baseline, and the target app's floor."""
+    return [(name, t.against) for name in DEFAULT_WORKLOADS for t in WORKLOADS[name].targets
+            if t.against in BASELINES or t.against == FLOOR]
 
 
 @pytest.mark.timeout(420)
@@ -58,7 +69,6 @@ def test_bench_runs_every_workload_and_reports_table_and_json(tmp_path: Path) ->
         assert all(pair in text for pair in pairs)
 
     doc = json.loads(out.read_text())
-    assert doc["format"] == "wsrace-bench/1"
     assert {"cpu_model", "nproc", "python", "locust", "gevent", "websockets"} <= set(doc["machine"])
     assert doc["plan"]["runs"] == RUNS and doc["plan"]["connections"] == CONNECTIONS
     for name, generator in planned:
@@ -66,13 +76,11 @@ def test_bench_runs_every_workload_and_reports_table_and_json(tmp_path: Path) ->
         assert {m.key for m in WORKLOADS[name].metrics} <= set(cells), (name, generator)
         assert all(set(cell) >= SPREAD_KEYS for cell in cells.values())
     assert {name: set(pairs) for name, pairs in doc["ratios"].items()} == expected_ratios()
-    # Each workload's own targets; idle-target's one is set from the echo server's floor.
-    expected_targets = [name for name in DEFAULT_WORKLOADS
-                        for _ in (WORKLOADS[name].targets if name != "idle-target" else ("floor",))]
-    assert [t["workload"] for t in doc["targets"]] == expected_targets
+    assert doc["format"] == "wsrace-bench/2"
+    assert [(t["workload"], t["against"]) for t in doc["targets"]] == expected_targets()
     assert all(isinstance(t["met"], bool) for t in doc["targets"])
     for target in doc["targets"]:
-        assert f"target {target['text']}: " in text
+        assert f"target: {target['text']} -> " in text
     assert [(s["workload"], s["generator"]) for s in doc["samples"]] == planned
     for sample in doc["samples"]:
         assert sample["metrics"]["count"] > 0, sample

@@ -1,9 +1,19 @@
 """Baseline: plain asyncio on uvloop with ``websockets.asyncio.client``, no Locust.
 
-The floor a Python generator can reach without a load-testing framework: one task per
-connection, latencies appended to a list (bucketed the way Locust buckets them, so the percentiles
-compare), no request events. Same connection options as the other baseline: no compression, no
-keepalive pings, pre-encoded text out, bytes in.
+The floor a Python generator can reach without a load-testing framework, written the
+straightforward way and no dearer: one task per connection (``gather``), latencies appended to a
+list (bucketed the way Locust buckets them, so the percentiles compare), no request events, no
+per-reply ``wait_for`` (a task per call in 3.11; the window as a whole is bounded), no logging.
+Same connection options as the other baseline: no compression, no keepalive pings, pre-encoded
+text out, bytes in, and ``proxy=None``: by default websockets looks the proxy up in the
+environment on every connect (``urllib.request.proxy_bypass`` and ``getproxies``, each a walk
+over ``os.environ``), which cost this client about a third of its connect storm; wsrace's session
+has no proxy support, so neither does its baseline. Each storm cycle still does a full connect,
+one echo and the closing handshake (``async with``), so it is the same work as wsrace's.
+
+Idle (``--secret``): each connection carries a token of its own, reads ``ready``, then its task
+waits for the next message, as a client holding a session must (a message pushed meanwhile is
+read, not left queued).
 """
 
 from __future__ import annotations
@@ -21,7 +31,17 @@ import orjson
 import uvloop
 from websockets.asyncio.client import ClientConnection, connect
 
-from loadgen.bench.generators.control import STDIN, Args, LineBuffer, parse_args, percentile, raise_fd_limit, say
+from loadgen.bench.generators.control import (
+    STDIN,
+    Args,
+    LineBuffer,
+    check_ready,
+    identity_headers,
+    parse_args,
+    percentile,
+    raise_fd_limit,
+    say,
+)
 from loadgen.bench.workloads import echo_message
 
 MESSAGE = echo_message()
@@ -71,14 +91,24 @@ class _Run:
         self.first_error: str | None = None
         self.last_finish = 0.0
 
-    def connect(self) -> connect:
+    def connect(self, headers: dict[str, str] | None = None) -> connect:
         return connect(
             self.args.url,
-            additional_headers=self.args.headers,
+            additional_headers=self.args.headers if headers is None else headers,
             compression=None,
             ping_interval=None,
+            proxy=None,
             open_timeout=self.args.timeout,
         )
+
+    async def open_session(self, n: int) -> ClientConnection:
+        """Idle: connect; with a secret, as user ``bench-<n>`` with its own token, and read ready."""
+        secret = self.args.secret
+        if secret is None:
+            return await self.connect()
+        ws = await self.connect(identity_headers(secret, n))
+        check_ready(orjson.loads(await asyncio.wait_for(ws.recv(decode=False), self.args.timeout)), n)
+        return ws
 
     def _failed(self, exc: Exception) -> None:
         self.failures += 1
@@ -116,7 +146,7 @@ class _Run:
 
 
 async def _idle(ws: ClientConnection) -> None:
-    async for _ in ws:  # the target app says "ready"; the echo server says nothing
+    async for _ in ws:  # nothing comes after ready; a message pushed meanwhile is read
         pass
 
 
@@ -135,7 +165,7 @@ async def _main(args: Args) -> None:
         started = perf_counter()
         run.deadline = started + args.duration
         if args.workload.startswith("idle"):
-            opened = list(await asyncio.gather(*(run.connect() for _ in range(n))))
+            opened = list(await asyncio.gather(*(run.open_session(i) for i in range(n))))
             elapsed = perf_counter() - started
             tasks = [asyncio.create_task(_idle(ws)) for ws in opened]
             await asyncio.sleep(SETTLE_S)

@@ -27,9 +27,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Args", "LineBuffer", "parse_args", "percentile", "raise_fd_limit", "say"]
+__all__ = ["Args", "LineBuffer", "check_ready", "identity_headers", "parse_args", "percentile", "raise_fd_limit", "say"]
 
 STDIN = 0
+WORKLOAD_NAMES = ("roundtrip", "storm", "idle", "idle-bare", "idle-target")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,19 +42,23 @@ class Args:
     headers: dict[str, str]
     timeout: float
     """Bound on any one wait (a connect, a reply); the idle hold is bounded by the parent's exit."""
+    secret: str | None = None
+    """Idle workloads: the server's HS256 secret. Each connection then carries a token of its own
+    (``Authorization: Bearer``, user ``bench-<n>``) and reads ``ready`` before it holds."""
 
 
 def parse_args(argv: Sequence[str] | None, prog: str) -> Args:
     parser = argparse.ArgumentParser(prog=prog)
-    parser.add_argument("--workload", required=True, choices=("roundtrip", "storm", "idle", "idle-target"))
+    parser.add_argument("--workload", required=True, choices=WORKLOAD_NAMES)
     parser.add_argument("--url", required=True, help="ws://127.0.0.1:PORT/")
     parser.add_argument("--connections", type=int, required=True)
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--header", action="append", default=[], metavar="NAME:VALUE")
     parser.add_argument("--timeout", type=float, default=30.0)
+    parser.add_argument("--secret", help="idle: authenticate each connection with a token of its own")
     ns = parser.parse_args(argv)
     headers = dict(item.split(":", 1) for item in ns.header)
-    return Args(ns.workload, ns.url, ns.connections, ns.duration, headers, ns.timeout)
+    return Args(ns.workload, ns.url, ns.connections, ns.duration, headers, ns.timeout, ns.secret)
 
 
 def say(phase: str, **data: Any) -> None:
@@ -88,3 +93,17 @@ def raise_fd_limit() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def identity_headers(secret: str, n: int) -> dict[str, str]:
+    """The handshake headers of connection ``n`` of an authenticated idle workload: a token of its
+    own for user ``bench-<n>``, as each wsrace user has its own identity."""
+    from loadgen.protocol.tokens import mint  # only the idle workloads need jwt
+
+    return {"Authorization": f"Bearer {mint(secret, f'bench-{n}', 6 * 3600.0)}"}
+
+
+def check_ready(message: dict[str, object], n: int) -> None:
+    """The first message of an authenticated connection: ``ready`` for our user."""
+    if message.get("type") != "ready" or message.get("user") != f"bench-{n}":
+        raise ValueError(f"connection {n}: expected ready for bench-{n} first, got {message!r}")

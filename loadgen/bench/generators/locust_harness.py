@@ -125,8 +125,8 @@ def _wait(event: Event, timeout: float, what: Callable[[], str], runner: Any = N
             raise TimeoutError(f"{what()} within {timeout:.0f} s")
 
 
-def _run(user_class: type[User], args: Args) -> None:
-    env = Environment(user_classes=[user_class], host=args.url)
+def _run(user_class: type[User], args: Args, options: Any = None) -> None:
+    env = Environment(user_classes=[user_class], host=args.url, parsed_options=options)
     window = Window(args)
     setattr(env, WINDOW_ATTR, window)
     runner = env.create_local_runner()
@@ -174,12 +174,15 @@ def _first_error(env: Environment, runner: Any) -> str | None:
     return None
 
 
-def main(users: Mapping[str, type[User]], argv: Sequence[str] | None, prog: str) -> int:
-    """Run the user class of ``--workload``; report ``error`` to the parent on any failure."""
+def main(users: Mapping[str, Callable[[], type[User]]], argv: Sequence[str] | None, prog: str,
+         options: Callable[[Args], Any] | None = None) -> int:
+    """Run the user class of ``--workload`` (made by its factory), with Locust's parsed options
+    ``options(args)`` (as ``locust`` would hand them to the users); report ``error`` to the parent
+    on any failure."""
     raise_fd_limit()
     try:
         args = parse_args(argv, prog)
-        _run(users[args.workload], args)
+        _run(users[args.workload](), args, options(args) if options else None)
     except Exception as exc:
         traceback.print_exc(file=sys.stderr)
         say("error", message=f"{type(exc).__name__}: {exc}")

@@ -4,8 +4,9 @@ The usual way to load-test WebSockets with Locust: plain :class:`locust.User` su
 ``websockets.sync`` connection each (under gevent its background reader thread is a greenlet),
 and one ``events.request.fire`` per round trip (per connection in the storm), timed with
 ``perf_counter`` as Locust's own clients do. Configured to do no more work than wsrace's session:
-no compression offered, no keepalive pings, the message sent as pre-encoded text and the reply
-decoded straight from bytes.
+no compression offered, no keepalive pings, no proxy lookup in the environment per connect
+(``proxy=None``), the message sent as pre-encoded text and the reply decoded straight from bytes.
+Idle (``--secret``): each user connects with a token of its own and reads ``ready`` first.
 """
 
 # ruff: noqa: E402 - gevent patches the standard library before anything else imports it
@@ -25,6 +26,7 @@ import orjson
 from locust import User, constant, task
 from websockets.sync.client import ClientConnection, connect
 
+from loadgen.bench.generators.control import check_ready, identity_headers
 from loadgen.bench.generators.locust_harness import main, window_of
 from loadgen.bench.workloads import echo_message
 
@@ -42,12 +44,13 @@ class _BenchUser(User):
         self.timeout = args.timeout
         self.headers = args.headers
 
-    def _connect(self) -> ClientConnection:
+    def _connect(self, headers: dict[str, str] | None = None) -> ClientConnection:
         return connect(
             self.host or "",
-            additional_headers=self.headers,
+            additional_headers=self.headers if headers is None else headers,
             compression=None,
             ping_interval=None,
+            proxy=None,
             open_timeout=self.timeout,
         )
 
@@ -109,8 +112,14 @@ class StormUser(_BenchUser):
 class IdleUser(_BenchUser):
     def on_start(self) -> None:
         super().on_start()
+        n = self.window.ready  # this user's number, 0..N-1, before it counts itself ready
         self.window.user_ready()
-        self.ws = self._connect()
+        secret = self.window.args.secret
+        if secret is None:
+            self.ws = self._connect()
+        else:
+            self.ws = self._connect(identity_headers(secret, n))
+            check_ready(orjson.loads(self.ws.recv(self.timeout, decode=False)), n)
         self.window.user_opened()
 
     @task
@@ -118,7 +127,8 @@ class IdleUser(_BenchUser):
         self.ws.recv(self.window.args.duration + 3600)
 
 
-USERS = {"roundtrip": RoundTripUser, "storm": StormUser, "idle": IdleUser, "idle-target": IdleUser}
+USERS = {"roundtrip": lambda: RoundTripUser, "storm": lambda: StormUser, "idle": lambda: IdleUser,
+         "idle-bare": lambda: IdleUser, "idle-target": lambda: IdleUser}
 
 
 def run(argv: Sequence[str] | None = None) -> int:

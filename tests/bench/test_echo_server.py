@@ -37,7 +37,9 @@ def test_authenticated_connection_gets_ready_then_echoes_and_is_counted() -> Non
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("token", [None, "not-a-jwt", mint("another-secret", "bench-1")])
+@pytest.mark.parametrize("token", [None, "not-a-jwt", mint("another-secret", "bench-1")],
+                         ids=["no-token", "not-a-jwt", "other-secret"])  # ids, not the minted token:
+# it carries the time, and pytest-xdist workers must collect the same test ids
 def test_a_missing_or_bad_token_is_closed_with_policy(token: str | None) -> None:
     with processes.server("echo", None, secret=SECRET) as srv, _open(srv.url, token) as ws:
         with pytest.raises(ConnectionClosedError) as closed:

@@ -25,6 +25,8 @@ pytestmark = pytest.mark.e2e
 
 ATTEMPTS = 40
 """Starts per test at most: each one a chance for the race, the test stops at the first loss."""
+RACE_ATTEMPTS = 500
+"""For the narrow race (measured 14 of 300 subscriptions): all 500 missing it is far below one in a million."""
 
 
 @contextlib.contextmanager
@@ -77,18 +79,20 @@ def test_write_behind_gives_not_found_for_a_job_the_client_was_just_told_about(t
 def test_check_then_subscribe_loses_changes_made_while_it_subscribes(tmp_path: Path) -> None:
     """Jobs of 1 ms steps subscribed from the other worker as they run: some subscription misses
     the changes published between its read of the job and its subscription (a step gap, or a
-    ``halted`` that never comes)."""
+    ``halted`` that never comes). The window is about one broker round trip in a 20 ms run, so
+    only some of the subscriptions hit it (~5 % measured): up to
+    :data:`RACE_ATTEMPTS` of them, stopping at the first loss."""
     steps = 20
 
     async def body(target: Target) -> list[tuple[str, int]]:
         owner, other = await ready_on_worker(target, "alice", 0), await ready_on_worker(target, "alice", 1)
-        for _ in range(ATTEMPTS):
+        for _ in range(RACE_ATTEMPTS):
             job = await start(owner, steps, step_ms=1)
             seen, complete = await follow_for(other, job, steps / 1000 + 2.0)
             assert seen[0][0] in ("running", "halted"), seen
             if not complete or seen[1:] != ([] if seen[0][0] == "halted" else owed(steps, seen[0][1])):
                 return seen  # a step gap, or halted never came
-        raise AssertionError(f"{ATTEMPTS} subscriptions racing 1 ms steps lost nothing")
+        raise AssertionError(f"{RACE_ATTEMPTS} subscriptions racing 1 ms steps lost nothing")
 
     with faulty("bus-check-then-subscribe", tmp_path) as target:
         seen = run(body(target), timeout=120.0)

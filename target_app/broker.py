@@ -324,14 +324,7 @@ class RedisJobBus:
         """
         from redis.exceptions import RedisError
 
-        name = m.channel(job_id)
-        entry = self._channels.get(name)
-        if entry is None:
-            entry = _Channel(job_id, asyncio.get_running_loop().create_future())
-            self._channels[name] = entry
-            self._send_control("subscribe", name)
-        entry.subs[subscriber] = m.Merge()
-        self._of.setdefault(subscriber, set()).add(job_id)
+        entry = self._register(subscriber, job_id)
         try:
             async with asyncio.timeout(BUS_TIMEOUT_S):
                 await asyncio.shield(entry.ready)
@@ -351,6 +344,19 @@ class RedisJobBus:
             self._drop(subscriber, job_id)
             raise JobForbidden(job_id)
         return Found(record.state, self, subscriber, job_id)
+
+    def _register(self, subscriber: Subscriber, job_id: str) -> _Channel:
+        """Steps 1-2: ``subscriber``'s merge for the job (buffering), and the job's channel on this
+        worker, its SUBSCRIBE asked if it is new (``ready`` once Redis confirms it)."""
+        name = m.channel(job_id)
+        entry = self._channels.get(name)
+        if entry is None:
+            entry = _Channel(job_id, asyncio.get_running_loop().create_future())
+            self._channels[name] = entry
+            self._send_control("subscribe", name)
+        entry.subs[subscriber] = m.Merge()
+        self._of.setdefault(subscriber, set()).add(job_id)
+        return entry
 
     def went_live(self, subscriber: Subscriber, job_id: str, state: JobState) -> None:
         entry = self._channels.get(m.channel(job_id))

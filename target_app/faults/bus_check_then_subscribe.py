@@ -23,7 +23,7 @@ import asyncio
 
 from loadgen.protocol.jobs import JobForbidden, JobNotFound
 from target_app import broker_merge as m
-from target_app.broker import BUS_TIMEOUT_S, BrokerUnavailable, Found, RedisJobBus, _Channel, raise_if_cancelled
+from target_app.broker import BUS_TIMEOUT_S, BrokerUnavailable, Found, RedisJobBus, raise_if_cancelled
 from target_app.jobs import Subscriber
 from target_app.wiring import Parts
 
@@ -43,14 +43,7 @@ class CheckThenSubscribeBus(RedisJobBus):
             raise JobNotFound(job_id)
         if record.owner != user:
             raise JobForbidden(job_id)
-        name = m.channel(job_id)  # ...THE BUG: then the subscription, a round trip later
-        entry = self._channels.get(name)
-        if entry is None:
-            entry = _Channel(job_id, asyncio.get_running_loop().create_future())
-            self._channels[name] = entry
-            self._send_control("subscribe", name)
-        entry.subs[subscriber] = m.Merge()
-        self._of.setdefault(subscriber, set()).add(job_id)
+        entry = self._register(subscriber, job_id)  # ...THE BUG: then the subscription, a round trip later
         try:
             async with asyncio.timeout(BUS_TIMEOUT_S):
                 await asyncio.shield(entry.ready)

@@ -175,6 +175,13 @@ BOUNDARIES = [sum(len(f) for f in STREAM_FRAMES[:i]) for i in range(len(STREAM_F
 def _read_stream(sock: ScriptedSocket) -> list[Any]:
     session = Session("ws://h/ws", socket_factory=lambda h, p, t: sock)  # type: ignore[arg-type, return-value]
     session.connect()
+    got = _read_to_the_end(session)
+    assert session.state == "closed" and sock.closed
+    return got
+
+
+def _read_to_the_end(session: Session) -> list[Any]:
+    """Every message, bad frame and the end of the stream, as the session reports them."""
     got: list[Any] = []
     while True:
         try:
@@ -183,9 +190,7 @@ def _read_stream(sock: ScriptedSocket) -> list[Any]:
             got.append(("bad", str(exc)))
         except ConnectionEnded as end:
             got.append(("end", end.code, end.reason, end.sent_code))
-            break
-    assert session.state == "closed" and sock.closed
-    return got
+            return got
 
 
 EXPECTED = [
@@ -258,16 +263,7 @@ def test_the_handshake_response_is_not_kept(glue: int) -> None:
     at_boundary = glue in BOUNDARIES
     assert _reachable(session, Response) is not at_boundary
     assert _reachable(session, Headers) is not at_boundary
-    got: list[Any] = []
-    while True:
-        try:
-            got.append(session.recv(1))
-        except BadReply as exc:
-            got.append(("bad", str(exc)))
-        except ConnectionEnded as end:
-            got.append(("end", end.code, end.reason, end.sent_code))
-            break
-    assert got == EXPECTED
+    assert _read_to_the_end(session) == EXPECTED
     _check_replies(sock)
 
 
